@@ -1,0 +1,199 @@
+"""Strict, frozen configuration dataclasses.
+
+Field names are the model constructors' keyword arguments. Unknown fields,
+wrong types and invalid values raise `ValueError` naming the valid choices,
+so a typo in a config file fails before any work is done.
+"""
+
+import dataclasses
+import functools
+import types
+import typing
+
+ARCHITECTURES = ("pixel_cnn", "row_lstm", "diagonal_bilstm")
+
+
+def strict(cls):
+    """Make `cls(**kwargs)` reject unknown fields with a `ValueError`."""
+    init = cls.__init__
+    valid = [f.name for f in dataclasses.fields(cls)]
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        unknown = sorted(set(kwargs) - set(valid))
+        if unknown:
+            raise ValueError(
+                f"Unknown {cls.__name__} field(s) {unknown}. Valid fields: "
+                f"{valid}. Received: {kwargs}"
+            )
+        init(self, *args, **kwargs)
+        for name, hint in typing.get_type_hints(cls).items():
+            object.__setattr__(
+                self, name, _coerce(cls, name, getattr(self, name), hint)
+            )
+        self.validate()
+
+    cls.__init__ = __init__
+    return cls
+
+
+def _coerce(cls, name, value, hint):
+    """Check `value` against the annotation `hint`; lists become tuples."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        for option in args:
+            try:
+                return _coerce(cls, name, value, option)
+            except ValueError:
+                pass
+    elif hint is type(None):
+        if value is None:
+            return None
+    elif origin is tuple and isinstance(value, (tuple, list)):
+        if args[-1] is Ellipsis:
+            args = (args[0],) * len(value)
+        if len(args) == len(value):
+            return tuple(
+                _coerce(cls, name, v, a) for v, a in zip(value, args)
+            )
+    elif hint is float and isinstance(value, (int, float)):
+        if not isinstance(value, bool):
+            return float(value)
+    elif hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    elif hint in (str, bool) and isinstance(value, hint):
+        return value
+    raise ValueError(
+        f"{cls.__name__}.{name} must be of type {_type_name(hint)}. "
+        f"Received: {name}={value!r}"
+    )
+
+
+def _type_name(hint):
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+@strict
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Architecture hyperparameters; field names are the model kwargs."""
+
+    architecture: str = "pixel_cnn"  # one of ARCHITECTURES
+    image_shape: tuple[int, int, int] = (32, 32, 3)  # (H, W, C), C in {1, 3}
+    num_levels: int = 256  # softmax classes per sub-pixel (2: binarized)
+    hidden_dim: int = 128  # h in the paper; divisible by C
+    num_layers: int = 12  # residual blocks (PixelCNN) or LSTM layers
+    input_kernel_size: int = 7  # first, mask-A convolution (§3.4)
+    hidden_kernel_size: int = 3  # PixelCNN k×k; Row LSTM k-wide kernels
+    output_dim: int | None = None  # output stack width; None: 2·hidden_dim
+    use_residual: bool = True  # residual connections (§3.3)
+    use_skip_connections: bool = False  # learnable skips to the output
+
+    def validate(self):
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(
+                f"`architecture` must be one of {list(ARCHITECTURES)}. "
+                f"Received: architecture={self.architecture!r}"
+            )
+        h, w, c = self.image_shape
+        if min(h, w) < 1 or c not in (1, 3):
+            raise ValueError(
+                "`image_shape` must be (height, width, channels) with "
+                f"positive sizes and 1 or 3 channels. "
+                f"Received: image_shape={self.image_shape}"
+            )
+        _check_positive(self, "num_levels", 2)
+        _check_positive(self, "num_layers", 1)
+        for name in ("input_kernel_size", "hidden_kernel_size"):
+            _check_positive(self, name, 1)
+            if getattr(self, name) % 2 == 0:
+                raise ValueError(
+                    f"`{name}` must be odd, so the centre tap is the current "
+                    f"pixel. Received: {name}={getattr(self, name)}"
+                )
+        for name in ("hidden_dim", "output_dim"):
+            value = getattr(self, name)
+            if value is not None and (value < 1 or value % c):
+                raise ValueError(
+                    f"`{name}` must be a positive multiple of the number of "
+                    f"channels ({c}) so the features split into equal R|G|B "
+                    f"groups (paper §3.4). Received: {name}={value}"
+                )
+
+    @classmethod
+    def from_dict(cls, values):
+        """Build from a JSON-like dict (lists become tuples)."""
+        return cls(**values)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def preset(cls, name):
+        """A paper configuration by name; see `PRESETS`."""
+        if name not in PRESETS:
+            raise ValueError(
+                f"Unknown preset. Valid presets: {sorted(PRESETS)}. "
+                f"Received: name={name!r}"
+            )
+        return cls(**PRESETS[name])
+
+
+def _check_positive(config, name, minimum):
+    value = getattr(config, name)
+    if value < minimum:
+        raise ValueError(
+            f"`{name}` must be at least {minimum}. Received: {name}={value}"
+        )
+
+
+_MNIST = {"image_shape": (28, 28, 1), "num_levels": 2}
+_CIFAR = {"image_shape": (32, 32, 3), "num_levels": 256}
+
+# Paper sizes: §5.2 and Tables 3-5 (h is the paper's hidden size).
+PRESETS = {
+    "binarized_mnist_diagonal_bilstm": dict(
+        _MNIST, architecture="diagonal_bilstm", hidden_dim=16, num_layers=7
+    ),
+    "binarized_mnist_row_lstm": dict(
+        _MNIST, architecture="row_lstm", hidden_dim=16, num_layers=7
+    ),
+    "binarized_mnist_pixel_cnn": dict(
+        _MNIST, architecture="pixel_cnn", hidden_dim=16, num_layers=7
+    ),
+    "cifar10_row_lstm": dict(
+        _CIFAR,
+        architecture="row_lstm",
+        hidden_dim=128,
+        num_layers=12,
+        use_skip_connections=True,
+    ),
+    "cifar10_diagonal_bilstm": dict(
+        _CIFAR,
+        architecture="diagonal_bilstm",
+        hidden_dim=128,
+        num_layers=12,
+        use_skip_connections=True,
+    ),
+    "cifar10_pixel_cnn": dict(
+        _CIFAR, architecture="pixel_cnn", hidden_dim=128, num_layers=15
+    ),
+    "imagenet32_row_lstm": dict(
+        _CIFAR,
+        architecture="row_lstm",
+        hidden_dim=384,
+        num_layers=12,
+        use_skip_connections=True,
+    ),
+    "imagenet64_row_lstm": dict(
+        _CIFAR,
+        image_shape=(64, 64, 3),
+        architecture="row_lstm",
+        hidden_dim=512,
+        num_layers=4,
+        use_residual=False,
+    ),
+}

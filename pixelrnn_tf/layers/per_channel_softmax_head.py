@@ -1,0 +1,87 @@
+import keras
+from keras import ops
+
+from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
+
+
+@keras.saving.register_keras_serializable(package="pixelrnn_tf")
+class PerChannelSoftmaxHead(keras.layers.Layer):
+    """Output stack and per-channel softmax logits (paper §2.2, Table 1).
+
+    ReLU -> 1×1 mask-B conv (`hidden_dim`) -> ReLU -> 1×1 mask-B conv
+    (`C * num_levels`), reshaped to `(B, H, W, C, num_levels)`. The last
+    convolution's features are contiguous R|G|B groups of `num_levels`, so
+    the reshape lines up with the mask: the R logits see only earlier
+    pixels, G also sees R, and B sees R and G of the same pixel.
+
+    The head computes in float32 whatever the global dtype policy, so the
+    logits and the loss stay in float32 under mixed precision.
+
+    Args:
+        num_levels: int. Softmax classes per sub-pixel, at least 2 (256 for
+            8-bit images, 2 for binarized data).
+        hidden_dim: int. Width of the hidden 1×1 layer; divisible by
+            `color_channels`.
+        color_channels: int. 3 for RGB, 1 for grayscale. Defaults to `3`.
+        **kwargs: base `Layer` arguments; `dtype` defaults to `"float32"`.
+
+    Input shape: `(B, H, W, F)`, F divisible by `color_channels`.
+    Output shape: `(B, H, W, color_channels, num_levels)`.
+
+    Example:
+    >>> head = PerChannelSoftmaxHead(num_levels=4, hidden_dim=6)
+    >>> head(np.zeros((2, 5, 5, 12))).shape
+    (2, 5, 5, 3, 4)
+
+    Reference:
+     - [van den Oord et al., 2016](https://arxiv.org/abs/1601.06759), §2.2
+    """
+
+    def __init__(self, num_levels, hidden_dim, color_channels=3, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        if num_levels < 2:
+            raise ValueError(
+                f"`num_levels` must be at least 2. Received: num_levels={num_levels}"
+            )
+        self.num_levels = num_levels
+        self.hidden_dim = hidden_dim
+        self.color_channels = color_channels
+        self.hidden_conv, self.logits_conv = (
+            MaskedConv2D(
+                filters,
+                1,
+                mask_type="B",
+                color_channels=color_channels,
+                dtype=self.dtype_policy,
+                name=name,
+            )
+            for filters, name in (
+                (hidden_dim, "hidden_conv"),
+                (color_channels * num_levels, "logits_conv"),
+            )
+        )
+
+    def build(self, input_shape):
+        self.hidden_conv.build(input_shape)
+        self.logits_conv.build(tuple(input_shape[:-1]) + (self.hidden_dim,))
+
+    def call(self, inputs):
+        x = self.hidden_conv(ops.relu(inputs))
+        x = self.logits_conv(ops.relu(x))  # (B, H, W, C·L), C-major groups
+        _, h, w, _ = ops.shape(x)
+        return ops.reshape(x, (-1, h, w, self.color_channels, self.num_levels))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.color_channels, self.num_levels)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_levels": self.num_levels,
+                "hidden_dim": self.hidden_dim,
+                "color_channels": self.color_channels,
+            }
+        )
+        return config

@@ -1,0 +1,90 @@
+import keras
+from keras import ops
+
+from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
+
+
+@keras.saving.register_keras_serializable(package="pixelrnn_tf")
+class PixelCNNResidualBlock(keras.layers.Layer):
+    """PixelCNN residual block (paper §3.5, Figure 5).
+
+    2h -> ReLU -> 1×1 -> h -> ReLU -> k×k -> h -> ReLU -> 1×1 -> 2h, plus the
+    input. Every convolution is mask B, so the block keeps the causal order
+    of its input.
+
+    Args:
+        units: int. Bottleneck size h; divisible by `color_channels`.
+        kernel_size: int. Odd size k of the middle convolution. Defaults to
+            `3`.
+        color_channels: int. 3 for RGB, 1 for grayscale. Defaults to `3`.
+        use_residual: bool. Add the input to the output. Defaults to `True`.
+        **kwargs: base `Layer` arguments.
+
+    Input shape: `(B, H, W, F)`, F divisible by `color_channels`.
+    Output shape: `(B, H, W, F)`.
+
+    Example:
+    >>> layer = PixelCNNResidualBlock(6)
+    >>> layer(np.zeros((2, 4, 4, 12))).shape
+    (2, 4, 4, 12)
+
+    Reference:
+     - [van den Oord et al., 2016](https://arxiv.org/abs/1601.06759), §3.5
+    """
+
+    def __init__(
+        self,
+        units,
+        kernel_size=3,
+        color_channels=3,
+        use_residual=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = units
+        self.kernel_size = kernel_size
+        self.color_channels = color_channels
+        self.use_residual = use_residual
+        self.reduce_conv, self.hidden_conv = (
+            MaskedConv2D(
+                units,
+                size,
+                mask_type="B",
+                color_channels=color_channels,
+                dtype=self.dtype_policy,
+                name=name,
+            )
+            for size, name in ((1, "reduce_conv"), (kernel_size, "hidden_conv"))
+        )
+
+    def build(self, input_shape):
+        hidden_shape = tuple(input_shape[:-1]) + (self.units,)
+        self.reduce_conv.build(input_shape)
+        self.hidden_conv.build(hidden_shape)
+        self.expand_conv = MaskedConv2D(
+            input_shape[-1],
+            1,
+            mask_type="B",
+            color_channels=self.color_channels,
+            dtype=self.dtype_policy,
+            name="expand_conv",
+        )
+        self.expand_conv.build(hidden_shape)
+
+    def call(self, inputs):
+        x = self.reduce_conv(ops.relu(inputs))  # 2h -> h
+        x = self.hidden_conv(ops.relu(x))  # k×k, h -> h
+        x = self.expand_conv(ops.relu(x))  # h -> 2h
+        return inputs + x if self.use_residual else x
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "kernel_size": self.kernel_size,
+                "color_channels": self.color_channels,
+                "use_residual": self.use_residual,
+            }
+        )
+        return config

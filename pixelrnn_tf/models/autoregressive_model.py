@@ -1,0 +1,209 @@
+import keras
+import numpy as np
+from keras import ops
+
+from pixelrnn_tf import losses
+from pixelrnn_tf import validation
+from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
+from pixelrnn_tf.layers.per_channel_softmax_head import PerChannelSoftmaxHead
+
+
+class AutoregressiveModel(keras.Model):
+    """Base of PixelCNN and PixelRNN: p(x) = Π p(x_i | x_<i) in raster order.
+
+    A functional model: input levels -> rescale to [-1, 1] -> 7×7 mask-A conv
+    to 2h features (paper §3.4) -> `num_layers` residual blocks made by
+    `block_factory` -> optional learnable skip connections (§3.3) -> the
+    per-channel softmax head, logits `(B, H, W, C, num_levels)` in float32.
+    Inside a pixel the order is R, then G given R, then B given R and G.
+
+    The model is its own density: `fit(images)` trains on the images as both
+    input and target, with the exact NLL as loss, and nats per image and
+    bits/dim as metrics.
+
+    Args:
+        block_factory: callable. Makes one residual block, 2h features in
+            and out, from `units`, `kernel_size`, `color_channels`,
+            `use_residual`, `dtype` and `name`. Set by the subclass.
+        image_shape: (H, W, C) with C 1 or 3.
+        num_levels: int. Levels per sub-pixel (256 for 8-bit data, 2 for
+            binarized).
+        hidden_dim: int. h in the paper; divisible by C.
+        num_layers: int. Number of residual blocks.
+        input_kernel_size: int. Odd size of the first, mask-A convolution.
+        hidden_kernel_size: int. Odd size of the blocks' convolutions.
+        output_dim: int or None. Hidden width of the output stack; None
+            means 2 * hidden_dim.
+        use_residual: bool. Residual connections around each block.
+        use_skip_connections: bool. Learnable 1×1 skip connections from
+            every block to the output stack.
+        **kwargs: `keras.Model` arguments (`name`, `dtype`, ...).
+    """
+
+    def __init__(
+        self,
+        block_factory,
+        image_shape,
+        num_levels=256,
+        hidden_dim=128,
+        num_layers=12,
+        input_kernel_size=7,
+        hidden_kernel_size=3,
+        output_dim=None,
+        use_residual=True,
+        use_skip_connections=False,
+        **kwargs,
+    ):
+        image_shape = tuple(int(d) for d in image_shape)
+        _check_arguments(image_shape, num_levels, hidden_dim, output_dim)
+        c = image_shape[-1]
+        features = 2 * hidden_dim
+        dtype = kwargs.get("dtype")
+
+        # === Layers ===
+        rescale = keras.layers.Rescaling(
+            2.0 / (num_levels - 1), offset=-1.0, dtype=dtype, name="rescale"
+        )
+        input_conv = MaskedConv2D(
+            features,
+            input_kernel_size,
+            mask_type="A",
+            color_channels=c,
+            dtype=dtype,
+            name="input_conv",
+        )
+        blocks = [
+            block_factory(
+                units=hidden_dim,
+                kernel_size=hidden_kernel_size,
+                color_channels=c,
+                use_residual=use_residual,
+                dtype=dtype,
+                name=f"block_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        skips = [
+            MaskedConv2D(
+                features,
+                1,
+                mask_type="B",
+                color_channels=c,
+                dtype=dtype,
+                name=f"skip_{i}",
+            )
+            for i in range(num_layers if use_skip_connections else 0)
+        ]
+        head = PerChannelSoftmaxHead(
+            num_levels,
+            output_dim or features,
+            color_channels=c,
+            dtype="float32",  # logits and loss in float32 (mixed precision)
+            name="head",
+        )
+
+        # === Functional model ===
+        pixels = keras.Input(shape=image_shape, name="pixels")
+        x = input_conv(rescale(pixels))
+        outputs = []
+        for block in blocks:
+            x = block(x)
+            outputs.append(x)
+        if skips:  # §3.3: every layer feeds the output stack
+            x = skips[0](outputs[0])
+            for skip, output in zip(skips[1:], outputs[1:]):
+                x = x + skip(output)
+        logits = head(x)
+        super().__init__(inputs=pixels, outputs=logits, **kwargs)
+
+        # === Config ===
+        self.image_shape = image_shape
+        self.num_levels = num_levels
+        self.hidden_dim = hidden_dim
+        self.num_layers = num_layers
+        self.input_kernel_size = input_kernel_size
+        self.hidden_kernel_size = hidden_kernel_size
+        self.output_dim = output_dim
+        self.use_residual = use_residual
+        self.use_skip_connections = use_skip_connections
+
+    def __call__(self, inputs, *args, **kwargs):
+        if not (ops.is_tensor(inputs) or keras.utils.is_keras_tensor(inputs)):
+            inputs = np.asarray(inputs)
+        validation.check_images(inputs, self.image_shape, self.num_levels)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+        """`keras.Model.compile` with the defaults of a density model.
+
+        `"auto"` means Adam (learning rate 1e-3, global gradient norm clipped
+        at 1), the exact NLL per sub-pixel in nats as the loss, and nats per
+        image and bits/dim as metrics.
+        """
+        if optimizer == "auto":
+            optimizer = keras.optimizers.Adam(1e-3, global_clipnorm=1.0)
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if metrics == "auto":
+            metrics = [losses.NLLNats(), losses.BitsPerDim()]
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def compile_from_config(self, config):
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        y = x if y is None else y  # a density model is its own target
+        return super().compute_loss(x, y, y_pred, sample_weight, training)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        y = x if y is None else y
+        return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "image_shape": self.image_shape,
+            "num_levels": self.num_levels,
+            "hidden_dim": self.hidden_dim,
+            "num_layers": self.num_layers,
+            "input_kernel_size": self.input_kernel_size,
+            "hidden_kernel_size": self.hidden_kernel_size,
+            "output_dim": self.output_dim,
+            "use_residual": self.use_residual,
+            "use_skip_connections": self.use_skip_connections,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _check_arguments(image_shape, num_levels, hidden_dim, output_dim):
+    if len(image_shape) != 3 or min(image_shape) < 1:
+        raise ValueError(
+            "`image_shape` must be (height, width, channels) of positive "
+            f"sizes. Received: image_shape={image_shape}"
+        )
+    if image_shape[-1] not in (1, 3):
+        raise ValueError(
+            "Images must have 1 (grayscale) or 3 (RGB) channels. "
+            f"Received: image_shape={image_shape}"
+        )
+    if num_levels < 2:
+        raise ValueError(
+            f"`num_levels` must be at least 2. Received: num_levels={num_levels}"
+        )
+    c = image_shape[-1]
+    for name, value in (("hidden_dim", hidden_dim), ("output_dim", output_dim)):
+        if value is not None and (value < 1 or value % c):
+            raise ValueError(
+                f"`{name}` must be a positive multiple of the number of "
+                f"channels ({c}), so the features split into equal R|G|B "
+                f"groups (paper §3.4). Received: {name}={value}"
+            )

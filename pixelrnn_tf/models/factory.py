@@ -1,0 +1,26 @@
+from pixelrnn_tf.config import ModelConfig
+from pixelrnn_tf.models.pixel_cnn import PixelCNN
+from pixelrnn_tf.models.pixel_rnn import PixelRNN
+
+
+def build_model(config, **kwargs):
+    """Build the keras.Model that a `ModelConfig` (or a preset name) describes.
+
+    Args:
+        config: a `ModelConfig`, a dict of its fields, or a preset name.
+        **kwargs: further `keras.Model` arguments (`name`, `dtype`).
+    """
+    if isinstance(config, str):
+        config = ModelConfig.preset(config)
+    elif isinstance(config, dict):
+        config = ModelConfig.from_dict(config)
+    elif not isinstance(config, ModelConfig):
+        raise ValueError(
+            "`config` must be a ModelConfig, a dict or a preset name. "
+            f"Received: config={config!r}"
+        )
+    fields = config.to_dict()
+    architecture = fields.pop("architecture")
+    if architecture == "pixel_cnn":
+        return PixelCNN(**fields, **kwargs)
+    return PixelRNN(architecture, **fields, **kwargs)

@@ -1,0 +1,64 @@
+"""Checks on user-supplied images, with errors that say what was received."""
+
+import keras
+import numpy as np
+
+
+def check_image_shape(shape, image_shape):
+    """Raise if `shape` is not (B, *image_shape); B may be None."""
+    shape = tuple(shape)
+    if len(shape) != 4:
+        raise ValueError(
+            "Images must have rank 4, (batch, height, width, channels) = "
+            f"(B, {', '.join(map(str, image_shape))}). "
+            f"Received: shape={shape}"
+        )
+    if shape[3] != image_shape[2]:
+        raise ValueError(
+            f"The model expects {image_shape[2]} channel(s). "
+            f"Received: images with shape {shape}"
+        )
+    if shape[1:3] != tuple(image_shape[:2]):
+        raise ValueError(
+            f"The model expects {image_shape[0]}x{image_shape[1]} images. "
+            f"Received: images with shape {shape}"
+        )
+
+
+def concrete_values(images):
+    """`images` as a NumPy array, or None for symbolic (traced) tensors."""
+    if keras.utils.is_keras_tensor(images):
+        return None
+    try:
+        return np.asarray(images)
+    except (TypeError, ValueError, NotImplementedError):
+        return None  # a graph tensor inside a traced function
+
+
+def check_levels(values, num_levels):
+    """Raise unless every value lies in [0, num_levels - 1]."""
+    if values.dtype == bool or not (
+        np.issubdtype(values.dtype, np.integer)
+        or np.issubdtype(values.dtype, np.floating)
+    ):
+        raise ValueError(
+            "Images must hold integer or float levels. "
+            f"Received: dtype={values.dtype}"
+        )
+    if values.size == 0:
+        return
+    low, high = values.min(), values.max()
+    if not (low >= 0 and high <= num_levels - 1):  # NaN fails too
+        raise ValueError(
+            f"Image levels must lie in [0, {num_levels}) for a model with "
+            f"num_levels={num_levels}. Received: levels in [{low}, {high}]"
+        )
+
+
+def check_images(images, image_shape, num_levels):
+    """Validate a batch of images; returns its values when they are concrete."""
+    check_image_shape(images.shape, image_shape)
+    values = concrete_values(images)
+    if values is not None:
+        check_levels(values, num_levels)
+    return values

@@ -1,0 +1,27 @@
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pathlib  # noqa: E402
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+DATA_DIR = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def clean_keras_state():
+    """Same seed, float32 policy and a fresh session for every test."""
+    keras.utils.set_random_seed(0)
+    yield
+    keras.config.set_dtype_policy("float32")
+    keras.backend.clear_session()
+
+
+@pytest.fixture
+def data_dir():
+    if not DATA_DIR.is_dir():
+        pytest.fail(f"The offline data sets are missing: {DATA_DIR}")
+    return DATA_DIR

@@ -1,0 +1,48 @@
+import numpy as np
+
+from pixelrnn_tf import image_ops
+
+X = np.arange(1, 10, dtype="float32").reshape(1, 3, 3, 1)
+
+
+def test_skew_golden():
+    expected = [[1, 2, 3, 0, 0], [0, 4, 5, 6, 0], [0, 0, 7, 8, 9]]
+    np.testing.assert_array_equal(np.asarray(image_ops.skew(X))[0, ..., 0], expected)
+
+
+def test_skew_non_square_golden():
+    x = np.arange(1, 7, dtype="float32").reshape(1, 2, 3, 1)
+    expected = [[1, 2, 3, 0], [0, 4, 5, 6]]
+    np.testing.assert_array_equal(np.asarray(image_ops.skew(x))[0, ..., 0], expected)
+
+
+def test_unskew_golden_and_round_trip():
+    skewed = np.asarray(image_ops.skew(X))
+    np.testing.assert_array_equal(image_ops.unskew(skewed, 3), X)
+    rng = np.random.default_rng(0)
+    for shape in [(2, 4, 5, 3), (1, 5, 2, 2), (1, 1, 4, 1)]:
+        x = rng.normal(size=shape).astype("float32")
+        np.testing.assert_array_equal(
+            image_ops.unskew(image_ops.skew(x), shape[2]), x
+        )
+
+
+def test_skew_columns_are_diagonals():
+    # Skewed column t holds the pixels (r, t - r): left and above neighbours
+    # of a pixel lie in the previous column, at rows r and r - 1.
+    skewed = np.asarray(image_ops.skew(X))[0, ..., 0]
+    np.testing.assert_array_equal(skewed[:, 2], [3, 5, 7])
+
+
+def test_shift_down_golden():
+    expected = [[0, 0, 0], [1, 2, 3], [4, 5, 6]]
+    np.testing.assert_array_equal(
+        np.asarray(image_ops.shift_down(X))[0, ..., 0], expected
+    )
+
+
+def test_flip_width_golden():
+    expected = [[3, 2, 1], [6, 5, 4], [9, 8, 7]]
+    np.testing.assert_array_equal(
+        np.asarray(image_ops.flip_width(X))[0, ..., 0], expected
+    )
