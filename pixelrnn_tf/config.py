@@ -81,7 +81,7 @@ class ModelConfig:
     architecture: str = "pixel_cnn"  # one of ARCHITECTURES
     image_shape: tuple[int, int, int] = (32, 32, 3)  # (H, W, C), C in {1, 3}
     num_levels: int = 256  # softmax classes per sub-pixel (2: binarized)
-    hidden_dim: int = 128  # h in the paper; divisible by C
+    hidden_dim: int = 129  # h (paper: 128); a multiple of C for R|G|B thirds
     num_layers: int = 12  # residual blocks (PixelCNN) or LSTM layers
     input_kernel_size: int = 7  # first, mask-A convolution (§3.4)
     hidden_kernel_size: int = 3  # PixelCNN k×k; Row LSTM k-wide kernels
@@ -153,7 +153,9 @@ def _check_positive(config, name, minimum):
 _MNIST = {"image_shape": (28, 28, 1), "num_levels": 2}
 _CIFAR = {"image_shape": (32, 32, 3), "num_levels": 256}
 
-# Paper sizes: §5.2 and Tables 3-5 (h is the paper's hidden size).
+# Paper sizes: §5.2 and Tables 3-5. RGB features split into equal R|G|B
+# thirds, so the paper's h = 128 and h = 512 become the next multiples of 3
+# (129 and 513) for colour images; see PAPER_HIDDEN_DIM.
 PRESETS = {
     "binarized_mnist_diagonal_bilstm": dict(
         _MNIST, architecture="diagonal_bilstm", hidden_dim=16, num_layers=7
@@ -167,19 +169,19 @@ PRESETS = {
     "cifar10_row_lstm": dict(
         _CIFAR,
         architecture="row_lstm",
-        hidden_dim=128,
+        hidden_dim=129,
         num_layers=12,
         use_skip_connections=True,
     ),
     "cifar10_diagonal_bilstm": dict(
         _CIFAR,
         architecture="diagonal_bilstm",
-        hidden_dim=128,
+        hidden_dim=129,
         num_layers=12,
         use_skip_connections=True,
     ),
     "cifar10_pixel_cnn": dict(
-        _CIFAR, architecture="pixel_cnn", hidden_dim=128, num_layers=15
+        _CIFAR, architecture="pixel_cnn", hidden_dim=129, num_layers=15
     ),
     "imagenet32_row_lstm": dict(
         _CIFAR,
@@ -192,8 +194,14 @@ PRESETS = {
         _CIFAR,
         image_shape=(64, 64, 3),
         architecture="row_lstm",
-        hidden_dim=512,
+        hidden_dim=513,
         num_layers=4,
         use_residual=False,
     ),
+}
+
+# The paper's hidden size for each preset, beside ours.
+PAPER_HIDDEN_DIM = {
+    name: {129: 128, 513: 512}.get(p["hidden_dim"], p["hidden_dim"])
+    for name, p in PRESETS.items()
 }

@@ -7,6 +7,7 @@
 import argparse
 import sys
 
+from pixelrnn_tf.config import PAPER_HIDDEN_DIM
 from pixelrnn_tf.config import PRESETS
 from pixelrnn_tf.config import ModelConfig
 from pixelrnn_tf.models.factory import build_model
@@ -20,6 +21,7 @@ def describe(name):
     return (
         f"{name:32s} {config.architecture:16s} {h}x{w}x{c:<3d} "
         f"{config.num_layers:3d} layers  h={config.hidden_dim:<4d} "
+        f"(paper h={PAPER_HIDDEN_DIM[name]:<3d}) "
         f"{model.count_params():>12,d} parameters"
     )
 

@@ -45,7 +45,7 @@ class AutoregressiveModel(keras.Model):
         block_factory,
         image_shape,
         num_levels=256,
-        hidden_dim=128,
+        hidden_dim=129,
         num_layers=12,
         input_kernel_size=7,
         hidden_kernel_size=3,

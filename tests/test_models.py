@@ -1,0 +1,137 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import pixelrnn_tf as prt
+
+TINY = dict(image_shape=(4, 4, 3), num_levels=4, hidden_dim=6, num_layers=2)
+
+
+def _images(n=4, shape=(4, 4, 3), levels=4, seed=0):
+    return np.random.default_rng(seed).integers(0, levels, (n, *shape))
+
+
+@pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
+def test_logits_shape_and_dtype_for_any_input_dtype(architecture):
+    model = prt.build_model(prt.ModelConfig(architecture=architecture, **TINY))
+    x = _images()
+    reference = np.asarray(model(x.astype("float32")))
+    assert reference.shape == (4, 4, 4, 3, 4)
+    for dtype in ("uint8", "int32", "int64", "float16", "float64"):
+        logits = model(x.astype(dtype))
+        assert keras.backend.standardize_dtype(logits.dtype) == "float32"
+        np.testing.assert_allclose(np.asarray(logits), reference, atol=1e-6)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_logits_are_float32_under_mixed_precision(policy):
+    keras.config.set_dtype_policy(policy)
+    model = prt.build_model(prt.ModelConfig(architecture="row_lstm", **TINY))
+    logits = model(_images())
+    assert keras.backend.standardize_dtype(logits.dtype) == "float32"
+    assert model.get_layer("block_0").compute_dtype == policy[6:]
+    assert model.get_layer("head").compute_dtype == "float32"
+
+
+@pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
+def test_save_and_load_give_identical_logits(architecture, tmp_path):
+    model = prt.build_model(
+        prt.ModelConfig(
+            architecture=architecture, use_skip_connections=True, **TINY
+        )
+    )
+    model.compile()
+    model.fit(_images(8), epochs=1, verbose=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)  # no custom_objects
+    assert type(restored) is type(model)
+    x = _images(seed=1)
+    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(restored(x)))
+    assert restored.optimizer is not None  # compiled from the saved config
+    restored.fit(_images(8), epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
+def test_model_config_round_trip(architecture):
+    config = prt.ModelConfig(architecture=architecture, **TINY)
+    model = prt.build_model(config)
+    model_config = model.get_config()
+    for key, value in config.to_dict().items():
+        if key == "architecture":
+            assert model.architecture == value
+        else:
+            assert model_config[key] == value, key
+    clone = type(model).from_config(json.loads(json.dumps(model_config)))
+    assert clone.count_params() == model.count_params()
+
+
+def test_fit_trains_on_images_alone_with_nll_metrics():
+    model = prt.build_model(prt.ModelConfig(architecture="pixel_cnn", **TINY))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    x = np.tile(_images(1), (16, 1, 1, 1))  # one image: easy to memorise
+    history = model.fit(x, epochs=5, batch_size=8, verbose=0).history
+    assert set(history) == {"loss", "nll_nats", "bits_per_dim"}
+    assert history["loss"][-1] < history["loss"][0]
+    dims = 4 * 4 * 3
+    np.testing.assert_allclose(
+        history["nll_nats"][-1] / dims, history["bits_per_dim"][-1] * np.log(2),
+        rtol=1e-3,
+    )
+    evaluated = model.evaluate(x, verbose=0, return_dict=True)
+    np.testing.assert_allclose(
+        evaluated["nll_nats"], -prt.log_prob(model, x).mean(), rtol=1e-4
+    )
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+@pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
+def test_fit_step_with_and_without_xla(architecture, jit_compile):
+    model = prt.build_model(
+        prt.ModelConfig(architecture=architecture, **TINY)
+    )
+    model.compile(jit_compile=jit_compile)
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    history = model.fit(_images(4), epochs=1, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    changed = [
+        not np.array_equal(b, w.numpy())
+        for b, w in zip(before, model.trainable_weights)
+    ]
+    assert all(changed), "every weight receives a gradient"
+
+
+def test_every_preset_builds_with_the_paper_size():
+    sizes = {
+        "binarized_mnist_diagonal_bilstm": (7, 16),
+        "cifar10_row_lstm": (12, 128),
+        "cifar10_diagonal_bilstm": (12, 128),
+        "cifar10_pixel_cnn": (15, 128),
+        "imagenet32_row_lstm": (12, 384),
+        "imagenet64_row_lstm": (4, 512),
+    }
+    from pixelrnn_tf.config import PAPER_HIDDEN_DIM
+
+    for name in prt.PRESETS:
+        config = prt.ModelConfig.preset(name)
+        paper_h = PAPER_HIDDEN_DIM[name]
+        if name in sizes:
+            assert (config.num_layers, paper_h) == sizes[name]
+        # the nearest R|G|B-divisible size at or above the paper's
+        assert 0 <= config.hidden_dim - paper_h < config.image_shape[-1]
+    assert not prt.ModelConfig.preset("imagenet64_row_lstm").use_residual
+    model = prt.build_model("binarized_mnist_diagonal_bilstm")
+    assert model.image_shape == (28, 28, 1) and model.num_levels == 2
+
+
+def test_summary_cli_prints_parameter_counts(capsys):
+    from pixelrnn_tf import summary
+
+    assert summary.main(["binarized_mnist_pixel_cnn"]) == 0
+    out = capsys.readouterr().out
+    model = prt.build_model("binarized_mnist_pixel_cnn")
+    assert f"{model.count_params():,d} parameters" in out
+    with pytest.raises(SystemExit):
+        summary.main(["no_such_preset"])
