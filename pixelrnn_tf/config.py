@@ -73,9 +73,40 @@ def _type_name(hint):
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 
+class _ConfigMixin:
+    """from_dict / to_dict / replace shared by every config dataclass."""
+
+    def validate(self):
+        pass
+
+    @classmethod
+    def from_dict(cls, values):
+        """Build from a JSON-like dict (lists become tuples)."""
+        if not isinstance(values, dict):
+            raise ValueError(
+                f"{cls.__name__} needs a dict of fields. Received: {values!r}"
+            )
+        return cls(**values)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+def _check_choice(config, name, choices):
+    value = getattr(config, name)
+    if value not in choices:
+        raise ValueError(
+            f"`{name}` must be one of {list(choices)}. "
+            f"Received: {name}={value!r}"
+        )
+
+
 @strict
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_ConfigMixin):
     """Architecture hyperparameters; field names are the model kwargs."""
 
     architecture: str = "pixel_cnn"  # one of ARCHITECTURES
@@ -90,11 +121,7 @@ class ModelConfig:
     use_skip_connections: bool = False  # learnable skips to the output
 
     def validate(self):
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(
-                f"`architecture` must be one of {list(ARCHITECTURES)}. "
-                f"Received: architecture={self.architecture!r}"
-            )
+        _check_choice(self, "architecture", ARCHITECTURES)
         h, w, c = self.image_shape
         if min(h, w) < 1 or c not in (1, 3):
             raise ValueError(
@@ -121,17 +148,6 @@ class ModelConfig:
                 )
 
     @classmethod
-    def from_dict(cls, values):
-        """Build from a JSON-like dict (lists become tuples)."""
-        return cls(**values)
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
-
-    @classmethod
     def preset(cls, name):
         """A paper configuration by name; see `PRESETS`."""
         if name not in PRESETS:
@@ -148,6 +164,43 @@ def _check_positive(config, name, minimum):
         raise ValueError(
             f"`{name}` must be at least {minimum}. Received: {name}={value}"
         )
+
+
+BINARIZE_MODES = ("none", "static", "dynamic")
+
+
+@strict
+@dataclasses.dataclass(frozen=True)
+class DataConfig(_ConfigMixin):
+    """Where the images come from and how they become model levels."""
+
+    # "digits" | "tfds:<name>[/<config>]" | "npz:<path>" | "folder:<path>"
+    source: str = "digits"
+    train_split: str = "train"
+    eval_split: str = "test"
+    data_dir: str | None = None  # TFDS data_dir (None: TFDS's default)
+    download: bool = True  # let TFDS download; fails fast when offline
+    imports: tuple[str, ...] = ()  # modules that register TFDS builders
+    image_key: str = "image"  # feature holding the image in TFDS examples
+    # "none": quantise to num_levels; "static": the data is already 0/1;
+    # "dynamic": resample x ~ Bernoulli(level / max) every epoch
+    binarize: str = "none"
+    shuffle_buffer: int = 10_000
+    cache: bool = True
+    max_examples: int | None = None  # use only the first N of each split
+
+    def validate(self):
+        _check_choice(self, "binarize", BINARIZE_MODES)
+        kinds = ("digits", "tfds:", "npz:", "folder:")
+        if not (self.source == "digits" or self.source.startswith(kinds[1:])):
+            raise ValueError(
+                "`source` must be 'digits', 'tfds:<name>[/<config>]', "
+                f"'npz:<path>' or 'folder:<path>'. Received: "
+                f"source={self.source!r}"
+            )
+        _check_positive(self, "shuffle_buffer", 1)
+        if self.max_examples is not None:
+            _check_positive(self, "max_examples", 1)
 
 
 _MNIST = {"image_shape": (28, 28, 1), "num_levels": 2}
