@@ -7,6 +7,7 @@ so a typo in a config file fails before any work is done.
 
 import dataclasses
 import functools
+import json
 import types
 import typing
 
@@ -62,6 +63,8 @@ def _coerce(cls, name, value, hint):
     elif hint is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     elif hint in (str, bool) and isinstance(value, hint):
+        return value
+    elif dataclasses.is_dataclass(hint) and isinstance(value, hint):
         return value
     raise ValueError(
         f"{cls.__name__}.{name} must be of type {_type_name(hint)}. "
@@ -201,6 +204,126 @@ class DataConfig(_ConfigMixin):
         _check_positive(self, "shuffle_buffer", 1)
         if self.max_examples is not None:
             _check_positive(self, "max_examples", 1)
+
+
+OPTIMIZERS = ("rmsprop", "adam")
+LR_SCHEDULES = ("constant", "exponential", "cosine")
+DTYPE_POLICIES = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("default", "mirrored", "tpu")
+
+
+@strict
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(_ConfigMixin):
+    """Optimisation, precision, distribution and bookkeeping of a run."""
+
+    batch_size: int = 16  # global batch, split across replicas (§5.2: 16)
+    epochs: int = 10
+    steps_per_epoch: int | None = None  # None: one pass over the train split
+    validation_steps: int | None = None  # None: the whole eval split
+    optimizer: str = "rmsprop"  # the paper's choice (§5.2), or "adam"
+    learning_rate: float = 1e-3
+    lr_schedule: str = "constant"  # or "exponential", "cosine"
+    lr_decay_steps: int = 10_000  # steps per decay period / cosine length
+    lr_decay_rate: float = 0.5  # exponential: factor per lr_decay_steps
+    global_clipnorm: float | None = 1.0  # global gradient norm clipping
+    use_ema: bool = False  # evaluate and save EMA weights (SwapEMAWeights)
+    ema_momentum: float = 0.999
+    dtype_policy: str = "auto"  # auto: mixed_float16 on GPU, else float32
+    strategy: str = "default"  # or "mirrored", "tpu"
+    cpu_replicas: int = 0  # mirrored without GPUs: N logical CPU devices
+    jit_compile: bool | str = "auto"  # Keras default: XLA on GPU
+    seed: int = 0
+    sample_every_epochs: int = 0  # sample grid to TensorBoard; 0: never
+    verbose: int = 1  # Keras progress bar: 0 silent, 1 bar, 2 one line
+
+    def validate(self):
+        _check_choice(self, "optimizer", OPTIMIZERS)
+        _check_choice(self, "lr_schedule", LR_SCHEDULES)
+        _check_choice(self, "dtype_policy", DTYPE_POLICIES)
+        _check_choice(self, "strategy", STRATEGIES)
+        for name in ("batch_size", "epochs", "lr_decay_steps"):
+            _check_positive(self, name, 1)
+        for name in ("steps_per_epoch", "validation_steps"):
+            if getattr(self, name) is not None:
+                _check_positive(self, name, 1)
+        if not self.learning_rate > 0:
+            raise ValueError(
+                "`learning_rate` must be > 0. "
+                f"Received: learning_rate={self.learning_rate}"
+            )
+        if self.jit_compile not in (True, False, "auto"):
+            raise ValueError(
+                "`jit_compile` must be true, false or 'auto'. "
+                f"Received: jit_compile={self.jit_compile!r}"
+            )
+
+
+@strict
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig(_ConfigMixin):
+    """A whole run: model, data and training. JSON files map onto it."""
+
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    @classmethod
+    def from_dict(cls, values):
+        if not isinstance(values, dict):
+            raise ValueError(
+                f"An experiment config is a JSON object. Received: {values!r}"
+            )
+        sections = {f.name: f.type for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(sections))
+        if unknown:
+            raise ValueError(
+                f"Unknown config section(s) {unknown}. Valid sections: "
+                f"{sorted(sections)}. Received: {sorted(values)}"
+            )
+        hints = typing.get_type_hints(cls)
+        return cls(
+            **{k: hints[k].from_dict(v) for k, v in values.items()}
+        )
+
+    @classmethod
+    def from_json(cls, path, overrides=()):
+        """Read a JSON file, then apply `section.field=value` overrides."""
+        try:
+            with open(path) as f:
+                values = json.load(f)
+        except OSError as e:
+            raise ValueError(
+                f"Cannot read the config file. Received: {path!r} ({e})"
+            ) from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON: {e}") from None
+        return cls.from_dict(values).with_overrides(overrides)
+
+    def with_overrides(self, overrides):
+        """Apply `section.field=value` strings; values are parsed as JSON
+        when they can be (`32`, `true`, `null`, `[8, 8, 1]`), else kept as
+        strings (`npz:/data/x.npz`)."""
+        values = self.to_dict()
+        for item in overrides:
+            key, sep, raw = item.partition("=")
+            section, dot, name = key.strip().partition(".")
+            if not sep or not dot or section not in values:
+                raise ValueError(
+                    "Overrides look like section.field=value with section in "
+                    f"{sorted(values)}. Received: {item!r}"
+                )
+            if name not in values[section]:
+                raise ValueError(
+                    f"Unknown field {key!r}. Valid fields of {section!r}: "
+                    f"{sorted(values[section])}. Received: {item!r}"
+                )
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                value = raw
+            values[section][name] = value
+        return type(self).from_dict(values)
 
 
 _MNIST = {"image_shape": (28, 28, 1), "num_levels": 2}

@@ -7,6 +7,14 @@ import pathlib  # noqa: E402
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# Two logical CPU devices for the MirroredStrategy tests. This must happen
+# before TensorFlow initialises its devices, i.e. before any test runs.
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration()] * 2,
+)
 
 DATA_DIR = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

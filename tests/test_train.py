@@ -1,0 +1,249 @@
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+import train
+from pixelrnn_tf.config import ExperimentConfig
+from train.run import resolve_policy
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_MODEL = {
+    "architecture": "pixel_cnn",
+    "hidden_dim": 6,
+    "num_layers": 1,
+    "input_kernel_size": 3,
+}
+TINY_TRAIN = {
+    "batch_size": 4,
+    "epochs": 1,
+    "steps_per_epoch": 2,
+    "validation_steps": 1,
+    "verbose": 0,
+}
+
+
+def _config(model=None, data=None, train_=None):
+    return ExperimentConfig.from_dict(
+        {
+            "model": {**TINY_MODEL, **(model or {})},
+            "data": data or {},
+            "train": {**TINY_TRAIN, **(train_ or {})},
+        }
+    )
+
+
+def _assert_artifacts(workdir):
+    for name in ("config.json", "model.keras", "eval.json", "log.csv"):
+        assert (workdir / name).is_file(), name
+    assert (workdir / "tensorboard").is_dir()
+    results = json.loads((workdir / "eval.json").read_text())
+    assert math.isfinite(results["model"]["nats"])
+    assert math.isfinite(results["independent_baseline"]["bits_per_dim"])
+    config = ExperimentConfig.from_json(workdir / "config.json")
+    model = keras.saving.load_model(workdir / "model.keras")
+    assert model.image_shape == config.model.image_shape
+    return results
+
+
+def test_run_on_digits(tmp_path):
+    config = _config(model={"image_shape": (8, 8, 1), "num_levels": 17})
+    history = train.run(config, tmp_path)
+    assert np.isfinite(history.history["loss"]).all()
+    results = _assert_artifacts(tmp_path)
+    uniform = results["uniform_baseline"]["nats"]
+    assert math.isclose(uniform, 64 * math.log(17), rel_tol=1e-9)
+
+
+def test_run_on_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        images = rng.integers(0, 256, (12, 4, 4, 3)).astype("uint8")
+        np.savez(tmp_path / f"tiny_{split}.npz", images=images)
+    config = _config(
+        model={"image_shape": (4, 4, 3), "num_levels": 4},
+        data={"source": f"npz:{tmp_path}/tiny_{{split}}.npz"},
+    )
+    train.run(config, tmp_path / "run")
+    _assert_artifacts(tmp_path / "run")
+
+
+def test_run_on_mock_tfds_mnist(tmp_path):
+    config = _config(
+        model={"image_shape": (28, 28, 1), "num_levels": 2},
+        data={"source": "tfds:mnist"},
+    )
+    with tfds.testing.mock_data(num_examples=8):
+        train.run(config, tmp_path)
+    _assert_artifacts(tmp_path)
+
+
+def _assert_one_line_error(stderr, match):
+    """Our message is one `error: ...` line, the last one; no traceback.
+
+    (TensorFlow's C++ runtime may log a few lines of its own first.)
+    """
+    lines = stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and match in lines[-1], stderr
+    assert "Traceback" not in stderr
+
+
+def _run_cli(*args, timeout=120):
+    return subprocess.run(
+        [sys.executable, "-m", "train", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+
+
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ("train.batchsize=4", "batch_size"),
+        ("train.batch_size=four", "batch_size='four'"),
+        ("model.architecture=gru", "architecture='gru'"),
+    ],
+)
+def test_cli_rejects_bad_config_before_training(tmp_path, override, match):
+    result = _run_cli(
+        "--config", "train/configs/digits.json",
+        "--workdir", str(tmp_path), "--set", override,
+    )
+    assert result.returncode == 2
+    _assert_one_line_error(result.stderr, match)
+    assert not (tmp_path / "config.json").exists()  # nothing ran
+
+
+@pytest.mark.parametrize(
+    "data, model, match",
+    [
+        ({"source": "npz:/no/such/file.npz"}, {}, "not found"),
+        ({"source": "digits"}, {"image_shape": (4, 4, 1)}, "Received"),
+    ],
+)
+def test_cli_rejects_bad_data_in_one_line(tmp_path, data, model, match):
+    config = _config(model={"image_shape": (8, 8, 1), "num_levels": 17,
+                            **model}, data=data)
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config.to_dict()))
+    result = _run_cli("--config", str(path), "--workdir", str(tmp_path / "r"))
+    assert result.returncode == 2
+    _assert_one_line_error(result.stderr, match)
+
+
+def test_configs_for_every_paper_experiment_parse():
+    names = sorted(os.listdir(os.path.join(ROOT, "train", "configs")))
+    from pixelrnn_tf.config import PRESETS
+
+    for preset in PRESETS:
+        assert f"{preset}.json" in names
+        config = ExperimentConfig.from_json(
+            os.path.join(ROOT, "train", "configs", f"{preset}.json")
+        )
+        assert config.model.to_dict() == ExperimentConfig().model.replace(
+            **PRESETS[preset]
+        ).to_dict()
+    assert "digits.json" in names
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_step(tmp_path, policy):
+    config = _config(
+        model={"image_shape": (8, 8, 1), "num_levels": 17},
+        train_={"dtype_policy": policy, "steps_per_epoch": 1},
+    )
+    history = train.run(config, tmp_path)
+    assert np.isfinite(history.history["loss"]).all()
+    model = history.model
+    assert model.compute_dtype == policy[6:]
+    assert keras.backend.standardize_dtype(model.outputs[0].dtype) == "float32"
+    is_scaled = isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert is_scaled == (policy == "mixed_float16")
+    assert keras.config.dtype_policy().name == "float32"  # restored
+
+
+def test_auto_policy_is_float32_without_gpu():
+    assert resolve_policy("auto") == "float32"
+
+
+def test_mirrored_strategy_matches_default_first_step(tmp_path):
+    losses = {}
+    for strategy in ("default", "mirrored"):
+        config = _config(
+            model={"image_shape": (8, 8, 1), "num_levels": 17},
+            # no shuffle: both strategies take the same first global batch
+            data={"shuffle_buffer": 1},
+            train_={
+                "strategy": strategy,
+                "cpu_replicas": 2,
+                "steps_per_epoch": 1,
+                "batch_size": 8,
+            },
+        )
+        history = train.run(config, tmp_path / strategy)
+        losses[strategy] = history.history["loss"][0]
+    np.testing.assert_allclose(losses["mirrored"], losses["default"], rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_at_the_next_epoch(tmp_path):
+    workdir = tmp_path / "run"
+    args = [
+        "--config", "train/configs/digits.json", "--workdir", str(workdir),
+        "--set", "train.epochs=3", "--set", "train.steps_per_epoch=20",
+        "--set", "train.validation_steps=2", "--set", "model.num_layers=1",
+    ]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "train", *args], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            log = workdir / "log.csv"
+            if log.is_file() and len(log.read_text().splitlines()) >= 2:
+                break  # epoch 0 finished, its backup is written
+            time.sleep(0.2)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert not (workdir / "model.keras").exists()
+    result = _run_cli(*args, timeout=300)
+    assert result.returncode == 0, result.stderr
+    with open(workdir / "log.csv") as f:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
+    assert epochs == [0, 1, 2]  # resumed at 1, not at 0
+    _assert_artifacts(workdir)
+
+
+@pytest.mark.slow
+def test_demo_pipeline_end_to_end(tmp_path):
+    from train import demo
+
+    code = demo.main(
+        ["--workdir", str(tmp_path), "--set", "train.epochs=1",
+         "--set", "train.steps_per_epoch=3"]
+    )
+    assert code == 0
+    for name in ("samples.png", "completions.png"):
+        png = tf.io.decode_png(tf.io.read_file(str(tmp_path / name)))
+        assert png.shape[0] > 8 and png.dtype == tf.uint8

@@ -1,0 +1,43 @@
+"""Train a model from a JSON config.
+
+    python -m train --config train/configs/cifar10_diagonal_bilstm.json \
+        --workdir runs/cifar --set train.batch_size=32
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+from pixelrnn_tf.config import ExperimentConfig
+from train import evaluate
+from train.run import run
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m train")
+    parser.add_argument("--config", required=True, help="a JSON config file")
+    parser.add_argument("--workdir", required=True, help="the run's folder")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="override a config field (repeatable), e.g. train.epochs=3",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        config = ExperimentConfig.from_json(args.config, args.set)
+        run(config, args.workdir)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    with open(os.path.join(args.workdir, "eval.json")) as f:
+        print(evaluate.format_results(json.load(f)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

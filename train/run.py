@@ -1,0 +1,134 @@
+"""`run(config, workdir)`: one training run, from data to saved model."""
+
+import logging
+import os
+
+import keras
+import tensorflow as tf
+
+import pixelrnn_tf as prt
+from pixelrnn_tf import data
+from train import evaluate
+from train import files
+from train.callbacks import make_callbacks
+
+log = logging.getLogger(__name__)
+
+
+def resolve_policy(name):
+    """`auto` is mixed_float16 when a GPU is visible, float32 otherwise."""
+    if name == "auto":
+        gpus = tf.config.list_physical_devices("GPU")
+        return "mixed_float16" if gpus else "float32"
+    return name
+
+
+def make_strategy(train):
+    """The tf.distribute strategy that `train.strategy` names."""
+    if train.strategy == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    if train.strategy == "mirrored":
+        devices = None
+        if train.cpu_replicas:
+            devices = _logical_cpus(train.cpu_replicas)
+        return tf.distribute.MirroredStrategy(devices)
+    return tf.distribute.get_strategy()
+
+
+def _logical_cpus(n):
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * n
+        )
+    except RuntimeError:  # already initialised: use what exists
+        pass
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    if len(devices) < n:
+        raise ValueError(
+            f"train.cpu_replicas={n} needs {n} logical CPU devices, but "
+            f"TensorFlow was initialised with {len(devices)}. Received: "
+            f"cpu_replicas={n}"
+        )
+    return devices[:n]
+
+
+def make_optimizer(train):
+    """RMSProp (paper §5.2) or Adam, with schedule, clipping and EMA."""
+    lr = train.learning_rate
+    if train.lr_schedule == "exponential":
+        lr = keras.optimizers.schedules.ExponentialDecay(
+            lr, train.lr_decay_steps, train.lr_decay_rate
+        )
+    elif train.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(lr, train.lr_decay_steps)
+    cls = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam}
+    return cls[train.optimizer](
+        learning_rate=lr,
+        global_clipnorm=train.global_clipnorm,
+        use_ema=train.use_ema,
+        ema_momentum=train.ema_momentum,
+    )
+
+
+def datasets(config, strategy):
+    """Training and evaluation pipelines with the global batch size."""
+    model = config.model
+    kwargs = dict(
+        image_shape=model.image_shape,
+        num_levels=model.num_levels,
+        batch_size=config.train.batch_size,
+        seed=config.train.seed,
+    )
+    train_ds = data.make_dataset(
+        config.data, config.data.train_split, training=True, **kwargs
+    )
+    eval_ds = data.make_dataset(
+        config.data, config.data.eval_split, training=False, **kwargs
+    )
+    return train_ds, eval_ds
+
+
+def run(config, workdir):
+    """Train `config` in `workdir`; returns the `keras.callbacks.History`.
+
+    Writes `config.json` (the resolved config), checkpoints and logs while
+    training, then `model.keras` and `eval.json` (exact test NLL). A run
+    killed midway resumes from its last epoch when started again.
+    """
+    os.makedirs(workdir, exist_ok=True)
+    files.write_json(os.path.join(workdir, "config.json"), config.to_dict())
+    log.info("Config: %s", config.to_dict())
+    keras.utils.set_random_seed(config.train.seed)
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(resolve_policy(config.train.dtype_policy))
+    try:
+        strategy = make_strategy(config.train)
+        train_ds, eval_ds = datasets(config, strategy)
+        with strategy.scope():
+            model = prt.build_model(config.model)
+            model.compile(
+                optimizer=make_optimizer(config.train),
+                jit_compile=config.train.jit_compile,
+            )
+        history = model.fit(
+            train_ds,
+            validation_data=eval_ds,
+            epochs=config.train.epochs,
+            steps_per_epoch=config.train.steps_per_epoch,
+            validation_steps=config.train.validation_steps,
+            callbacks=make_callbacks(config, workdir),
+            shuffle=False,  # shuffled in the pipeline
+            verbose=config.train.verbose,
+        )
+        if config.train.use_ema:
+            model.optimizer.finalize_variable_values(model.trainable_variables)
+        files.save_model(model, os.path.join(workdir, "model.keras"))
+        results = evaluate.evaluate_model(model, config, config.data.eval_split)
+        files.write_json(os.path.join(workdir, "eval.json"), results)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    return history
