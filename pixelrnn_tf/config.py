@@ -206,10 +206,10 @@ class DataConfig(_ConfigMixin):
             _check_positive(self, "max_examples", 1)
 
 
-OPTIMIZERS = ("rmsprop", "adam")
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
 LR_SCHEDULES = ("constant", "exponential", "cosine")
 DTYPE_POLICIES = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-STRATEGIES = ("default", "mirrored", "tpu")
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
 
 @strict
@@ -221,7 +221,7 @@ class TrainConfig(_ConfigMixin):
     epochs: int = 10
     steps_per_epoch: int | None = None  # None: one pass over the train split
     validation_steps: int | None = None  # None: the whole eval split
-    optimizer: str = "rmsprop"  # the paper's choice (§5.2), or "adam"
+    optimizer: str = "rmsprop"  # the paper's choice (§5.2); "adam", "sgd"
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"  # or "exponential", "cosine"
     lr_decay_steps: int = 10_000  # steps per decay period / cosine length
@@ -230,7 +230,7 @@ class TrainConfig(_ConfigMixin):
     use_ema: bool = False  # evaluate and save EMA weights (SwapEMAWeights)
     ema_momentum: float = 0.999
     dtype_policy: str = "auto"  # auto: mixed_float16 on GPU, else float32
-    strategy: str = "default"  # or "mirrored", "tpu"
+    strategy: str = "default"  # or "mirrored", "multi_worker", "tpu"
     cpu_replicas: int = 0  # mirrored without GPUs: N logical CPU devices
     jit_compile: bool | str = "auto"  # Keras default: XLA on GPU
     seed: int = 0

@@ -247,3 +247,77 @@ def test_demo_pipeline_end_to_end(tmp_path):
     for name in ("samples.png", "completions.png"):
         png = tf.io.decode_png(tf.io.read_file(str(tmp_path / name)))
         assert png.shape[0] > 8 and png.dtype == tf.uint8
+
+
+def _free_ports(n):
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_multi_worker_matches_single_process(tmp_path):
+    overrides = [
+        "model.num_layers=1", "model.hidden_dim=8",
+        "train.epochs=2", "train.steps_per_epoch=3",
+        "train.validation_steps=1", "train.batch_size=8",
+        "train.global_clipnorm=null", "data.shuffle_buffer=1",
+        # SGD is linear in the gradient: Adam's first steps are about
+        # lr * sign(g) and would amplify rounding differences to lr.
+        "train.optimizer=sgd", "train.learning_rate=0.1",
+        "train.lr_schedule=constant",
+        "train.verbose=0",
+    ]
+
+    def cli(workdir, strategy):
+        args = ["--config", "train/configs/digits.json", "--workdir",
+                str(workdir), "--set", f"train.strategy={strategy}"]
+        for item in overrides:
+            args += ["--set", item]
+        return [sys.executable, "-m", "train", *args]
+
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    workers = []
+    try:
+        for index in range(2):
+            tf_config = {"cluster": cluster,
+                         "task": {"type": "worker", "index": index}}
+            env = {**os.environ, "TF_CONFIG": json.dumps(tf_config),
+                   "TF_CPP_MIN_LOG_LEVEL": "3"}
+            workers.append(subprocess.Popen(
+                cli(tmp_path / "cluster", "multi_worker"), cwd=ROOT, env=env,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                start_new_session=True,
+            ))
+        outputs = [w.communicate(timeout=240) for w in workers]
+    finally:
+        for w in workers:  # bounded in time, never left running
+            if w.poll() is None:
+                os.killpg(w.pid, signal.SIGKILL)
+                w.wait()
+    for w, (_, err) in zip(workers, outputs):
+        assert w.returncode == 0, err[-3000:]
+    prints = [
+        [line.split()[-1] for line in err.splitlines()
+         if "Weights fingerprint" in line]
+        for _, err in outputs
+    ]
+    assert len(prints[0]) == 1 and prints[0] == prints[1]  # identical weights
+    assert not any(p.name.startswith(".worker") for p in
+                   (tmp_path / "cluster").iterdir())  # the chief alone wrote
+    _assert_artifacts(tmp_path / "cluster")
+
+    single = subprocess.run(cli(tmp_path / "single", "default"), cwd=ROOT,
+                            capture_output=True, text=True, timeout=240)
+    assert single.returncode == 0, single.stderr[-3000:]
+    a = keras.saving.load_model(tmp_path / "cluster" / "model.keras")
+    b = keras.saving.load_model(tmp_path / "single" / "model.keras")
+    for wa, wb in zip(a.weights, b.weights):
+        np.testing.assert_allclose(wa.numpy(), wb.numpy(), rtol=1e-4, atol=1e-6)

@@ -5,9 +5,7 @@
 """
 
 import argparse
-import json
 import logging
-import os
 import sys
 
 from pixelrnn_tf.config import ExperimentConfig
@@ -30,12 +28,12 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         config = ExperimentConfig.from_json(args.config, args.set)
-        run(config, args.workdir)
+        history = run(config, args.workdir)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    with open(os.path.join(args.workdir, "eval.json")) as f:
-        print(evaluate.format_results(json.load(f)))
+    if history.evaluation is not None:  # the chief's
+        print(evaluate.format_results(history.evaluation))
     return 0
 
 

@@ -9,7 +9,6 @@ original) into the work dir.
 """
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -25,9 +24,7 @@ CONFIG = os.path.join(os.path.dirname(__file__), "configs", "digits.json")
 
 def demo(workdir, overrides=()):
     config = ExperimentConfig.from_json(CONFIG, overrides)
-    run(config, workdir)
-    with open(os.path.join(workdir, "eval.json")) as f:
-        results = json.load(f)
+    results = run(config, workdir).evaluation
     _, model = evaluate.load_run(workdir)
     samples = sample.sample_grid(model, 64, seed=config.train.seed)
     images.write_png(os.path.join(workdir, "samples.png"), samples, scale=6)

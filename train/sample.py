@@ -38,7 +38,7 @@ def completion_grid(model, originals, known_rows, seed=0, temperature=1.0):
         temperature=temperature,
     )
     occluded = np.array(originals)
-    occluded[:, known_rows:] = 0
+    occluded[:, known_rows:] = (model.num_levels - 1) // 2  # grey mask
     triples = np.stack([occluded, completed, originals], axis=1)
     triples = triples.reshape(-1, *model.image_shape)
     return images.make_grid(images.to_uint8(triples, model.num_levels), 3)
