@@ -12,12 +12,21 @@ import tensorflow as tf
 _CACHE = weakref.WeakKeyDictionary()
 
 
-def compiled(model, fn):
-    """`fn(model, *tensors)` as a `tf.function` of the tensors, per model."""
+def images_spec(model):
+    """A batch of any size of the model's images, as float levels."""
+    return tf.TensorSpec((None, *model.image_shape), tf.float32)
+
+
+def compiled(model, fn, input_signature):
+    """`fn(model, *tensors)` as a `tf.function`, traced once per model.
+
+    `input_signature` (TensorSpecs, batch dimension None) makes every batch
+    size and argument value share one trace.
+    """
     per_model = _CACHE.setdefault(model, {})
     if fn not in per_model:
         ref = weakref.ref(model)
         per_model[fn] = tf.function(
-            lambda *args: fn(ref(), *args), reduce_retracing=True
+            lambda *args: fn(ref(), *args), input_signature=input_signature
         )
     return per_model[fn]

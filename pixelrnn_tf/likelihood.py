@@ -7,6 +7,7 @@ import numpy as np
 from pixelrnn_tf import losses
 from pixelrnn_tf import validation
 from pixelrnn_tf.compiled import compiled
+from pixelrnn_tf.compiled import images_spec
 
 
 def _log_prob_batch(model, images):
@@ -23,7 +24,7 @@ def log_prob(model, images, batch_size=64):
         batch_size: images per forward pass.
     """
     values = _checked(model, images)
-    fn = compiled(model, _log_prob_batch)
+    fn = compiled(model, _log_prob_batch, [images_spec(model)])
     out = [
         np.asarray(fn(values[i : i + batch_size].astype("float32")))
         for i in range(0, len(values), batch_size)

@@ -15,6 +15,7 @@ from keras import ops
 
 from pixelrnn_tf import validation
 from pixelrnn_tf.compiled import compiled
+from pixelrnn_tf.compiled import images_spec
 
 
 def gumbel_noise(shape, seed):
@@ -122,20 +123,28 @@ def _fill(model, canvas, start, seed, temperature, batch_size):
             "`temperature` must be a finite number > 0. "
             f"Received: temperature={temperature}"
         )
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise ValueError(f"`seed` must be an integer. Received: seed={seed!r}")
+    if (
+        not isinstance(seed, (int, np.integer))
+        or isinstance(seed, bool)
+        or not -(2**63) <= seed < 2**63
+    ):
+        raise ValueError(
+            f"`seed` must be a 64-bit integer. Received: seed={seed!r}"
+        )
     seed = int(seed)
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(
             f"`batch_size` must be a positive integer. Received: {batch_size!r}"
         )
-    fn = compiled(model, _fill_batch)
-    start = tf.constant(start, tf.int32)  # tensors: one trace for all calls
-    temperature = tf.constant(temperature, tf.float32)
+    signature = [
+        images_spec(model),
+        tf.TensorSpec((), tf.int32),  # start
+        tf.TensorSpec((2,), tf.int64),  # stateless seed
+        tf.TensorSpec((), tf.float32),  # temperature
+    ]
+    fn = compiled(model, _fill_batch, signature)
     out = [
-        np.asarray(
-            fn(canvas[i : i + batch_size], start, tf.constant([seed, i]), temperature)
-        )
+        np.asarray(fn(canvas[i : i + batch_size], start, [seed, i], temperature))
         for i in range(0, len(canvas), batch_size)
     ]
     if not out:

@@ -103,6 +103,7 @@ def test_complete_rejects_num_known_pixels_out_of_range(known):
         ({"temperature": float("nan")}, "temperature=nan"),
         ({"num_images": -1}, "num_images=-1"),
         ({"seed": "a"}, "seed='a'"),
+        ({"seed": 2**64}, "seed=18446744073709551616"),
         ({"batch_size": 0}, "Received: 0"),
     ],
 )

@@ -321,3 +321,70 @@ def test_multi_worker_matches_single_process(tmp_path):
     b = keras.saving.load_model(tmp_path / "single" / "model.keras")
     for wa, wb in zip(a.weights, b.weights):
         np.testing.assert_allclose(wa.numpy(), wb.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_run_with_ema_schedule_and_sample_grid(tmp_path):
+    config = _config(
+        model={"image_shape": (8, 8, 1), "num_levels": 17},
+        train_={
+            "use_ema": True,
+            "optimizer": "adam",
+            "lr_schedule": "exponential",
+            "sample_every_epochs": 1,
+        },
+    )
+    history = train.run(config, tmp_path)
+    assert isinstance(
+        history.model.optimizer.learning_rate, tf.Variable
+    ) or callable(history.model.optimizer._learning_rate)
+    events = list((tmp_path / "tensorboard" / "samples").glob("events.*"))
+    assert events, "the sample grid was logged"
+    found = False
+    for event in tf.compat.v1.train.summary_iterator(str(events[0])):
+        found |= any(v.tag == "samples" for v in event.summary.value)
+    assert found
+    _assert_artifacts(tmp_path)
+
+
+def _finished_run(tmp_path):
+    config = _config(model={"image_shape": (8, 8, 1), "num_levels": 17})
+    train.run(config, tmp_path)
+    return tmp_path
+
+
+def _run_module(module, *args):
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+
+
+def test_evaluate_and_sample_clis(tmp_path):
+    run_dir = _finished_run(tmp_path / "run")
+    result = _run_module("train.evaluate", "--workdir", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    assert "independent per pixel" in result.stdout
+    assert "uniform" in result.stdout
+    out = tmp_path / "s.png"
+    result = _run_module(
+        "train.sample", "--workdir", str(run_dir), "--num", "4",
+        "--out", str(out), "--scale", "1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert tf.io.decode_png(tf.io.read_file(str(out))).shape == (19, 19, 1)
+    result = _run_module(
+        "train.sample", "--workdir", str(run_dir), "--num", "2",
+        "--out", str(out), "--complete-from", "test", "--known-rows", "3",
+        "--scale", "1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert tf.io.decode_png(tf.io.read_file(str(out))).shape == (19, 28, 1)
+
+
+@pytest.mark.parametrize("module", ["train.evaluate", "train.sample"])
+def test_clis_reject_a_missing_run(tmp_path, module):
+    extra = ["--out", "x.png"] if module == "train.sample" else []
+    result = _run_module(module, "--workdir", str(tmp_path), *extra)
+    assert result.returncode == 2
+    _assert_one_line_error(result.stderr, "missing")
