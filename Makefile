@@ -15,6 +15,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m train.demo --workdir runs/demo
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m serving.demo --workdir runs/demo
 
 test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m pytest -q --durations=15

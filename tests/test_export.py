@@ -1,0 +1,191 @@
+"""The SavedModel contract: names, dtypes, results, no XLA, atomic versions."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import prediction_log_pb2
+
+import pixelrnn_tf as prt
+from serving import export
+from serving import signatures
+
+SHAPE = (4, 4, 3)
+CONTRACT = {
+    "sample": (
+        {"num_images": tf.int32, "seed": tf.int64, "temperature": tf.float32},
+        {"images": tf.uint8},
+    ),
+    "log_prob": (
+        {"images": tf.uint8},
+        {"log_prob": tf.float32, "bits_per_dim": tf.float32},
+    ),
+    "complete": (
+        {
+            "images": tf.uint8,
+            "num_known_pixels": tf.int32,
+            "seed": tf.int64,
+            "temperature": tf.float32,
+        },
+        {"images": tf.uint8},
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    model = prt.build_model(
+        prt.ModelConfig(
+            architecture="row_lstm",
+            image_shape=SHAPE,
+            num_levels=4,
+            hidden_dim=6,
+            num_layers=1,
+        )
+    )
+    base = tmp_path_factory.mktemp("exports") / "pixelrnn"
+    path = export.export_for_serving(model, str(base), max_images=8)
+    return model, base, path
+
+
+def _images(n=3, seed=0):
+    return np.random.default_rng(seed).integers(0, 4, (n, *SHAPE)).astype("uint8")
+
+
+def _sample(loaded, n=2, seed=1):
+    return loaded.signatures["sample"](
+        num_images=tf.constant(n),
+        seed=tf.constant(seed, tf.int64),
+        temperature=tf.constant(1.0),
+    )["images"].numpy()
+
+
+def test_version_folder_and_warmup(exported):
+    _, base, path = exported
+    assert path == os.path.join(str(base), "1")
+    assert sorted(os.listdir(base)) == ["1"]  # no temporary leftovers
+    records = tf.data.TFRecordDataset(
+        os.path.join(path, "assets.extra", "tf_serving_warmup_requests")
+    )
+    names = []
+    for record in records:
+        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        names.append(log.predict_log.request.model_spec.signature_name)
+    assert sorted(names) == sorted(signatures.SIGNATURES)
+
+
+def test_signature_names_and_dtypes_are_the_contract(exported):
+    loaded = tf.saved_model.load(exported[2])
+    assert set(loaded.signatures) == set(CONTRACT) | {"serving_default"}
+    for name, (inputs, outputs) in CONTRACT.items():
+        fn = loaded.signatures[name]
+        args, kwargs = fn.structured_input_signature
+        assert not args
+        assert {k: v.dtype for k, v in kwargs.items()} == inputs
+        assert {k: v.dtype for k, v in fn.structured_outputs.items()} == outputs
+    default = loaded.signatures["serving_default"]
+    assert set(default.structured_input_signature[1]) == set(CONTRACT["sample"][0])
+
+
+def test_log_prob_matches_keras(exported):
+    model, _, path = exported
+    loaded = tf.saved_model.load(path)
+    for n in (1, 3):  # any batch size
+        x = _images(n)
+        out = loaded.signatures["log_prob"](images=tf.constant(x))
+        np.testing.assert_allclose(
+            out["log_prob"].numpy(), prt.log_prob(model, x), rtol=1e-5
+        )
+        np.testing.assert_allclose(
+            out["bits_per_dim"].numpy(), prt.bits_per_dim(model, x), rtol=1e-5
+        )
+
+
+def test_sample_is_reproducible_across_calls_and_loads(exported):
+    path = exported[2]
+    first, second = tf.saved_model.load(path), tf.saved_model.load(path)
+    a = _sample(first)
+    assert a.shape == (2, *SHAPE) and a.dtype == np.uint8 and a.max() < 4
+    np.testing.assert_array_equal(a, _sample(first))
+    np.testing.assert_array_equal(a, _sample(second))
+    assert not np.array_equal(a, _sample(first, seed=2))
+
+
+def test_complete_keeps_the_known_prefix(exported):
+    loaded = tf.saved_model.load(exported[2])
+    x = _images(2)
+    out = loaded.signatures["complete"](
+        images=tf.constant(x),
+        num_known_pixels=tf.constant(6),
+        seed=tf.constant(0, tf.int64),
+        temperature=tf.constant(1.0),
+    )["images"].numpy()
+    np.testing.assert_array_equal(out.reshape(2, -1)[:, :18], x.reshape(2, -1)[:, :18])
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, match",
+    [
+        ("sample", {"num_images": 0}, "num_images must lie in \\[1, 8\\]"),
+        ("sample", {"num_images": 9}, "Received:\\] \\[9\\]"),
+        ("sample", {"temperature": 0.0}, "temperature"),
+        ("log_prob", {"images": 9}, "max level\\] \\[9\\]"),
+        ("complete", {"num_known_pixels": 17}, "num_known_pixels"),
+        ("complete", {"num_known_pixels": -1}, "num_known_pixels"),
+    ],
+)
+def test_bad_inputs_fail_inside_the_graph(exported, name, kwargs, match):
+    loaded = tf.saved_model.load(exported[2])
+    values = {
+        "num_images": tf.constant(1),
+        "seed": tf.constant(0, tf.int64),
+        "temperature": tf.constant(1.0),
+        "images": tf.constant(_images(1)),
+        "num_known_pixels": tf.constant(4),
+    }
+    for key, value in kwargs.items():
+        if key == "images":
+            values[key] = tf.constant(np.full((1, *SHAPE), value, np.uint8))
+        else:
+            values[key] = tf.constant(value, values[key].dtype)
+    inputs = {k: values[k] for k in CONTRACT[name][0]}
+    with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+        loaded.signatures[name](**inputs)
+
+
+def test_no_op_needs_xla(exported):
+    loaded = tf.saved_model.load(exported[2])
+    ops = set()
+    for fn in loaded.signatures.values():
+        graph_def = fn.graph.as_graph_def()
+        ops |= {node.op for node in graph_def.node}
+        for function in graph_def.library.function:
+            ops |= {node.op for node in function.node_def}
+    assert "While" in ops or "StatelessWhile" in ops  # the sampling loop
+    assert not [op for op in ops if op.startswith("Xla")], ops
+
+
+def test_versions_are_integers_and_never_overwritten(exported, tmp_path):
+    model = exported[0]
+    base = str(tmp_path / "m")
+    assert export.export_for_serving(model, base).endswith(os.sep + "1")
+    assert export.export_for_serving(model, base).endswith(os.sep + "2")
+    with pytest.raises(ValueError, match="Received: version=2"):
+        export.export_for_serving(model, base, version=2)
+    with pytest.raises(ValueError, match="Received: version=0"):
+        export.export_for_serving(model, base, version=0)
+
+
+def test_interrupted_export_leaves_no_version(exported, tmp_path, monkeypatch):
+    model = exported[0]
+    base = tmp_path / "m"
+    export.export_for_serving(model, str(base))
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("killed before the rename")
+
+    monkeypatch.setattr(export.os, "rename", crash)
+    with pytest.raises(KeyboardInterrupt):
+        export.export_for_serving(model, str(base))
+    assert sorted(os.listdir(base)) == ["1"]
