@@ -2,8 +2,9 @@ import keras
 from keras import ops
 
 from pixelrnn_tf import image_ops
-from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 from pixelrnn_tf.layers.spatial_lstm_cell import SpatialLSTMCell
+from pixelrnn_tf.layers.spatial_lstm_cell import input_to_state_conv
+from pixelrnn_tf.layers.spatial_lstm_cell import recurrence
 
 
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")
@@ -55,15 +56,8 @@ class DiagonalLSTM(keras.layers.Layer):
         super().__init__(**kwargs)
         self.units = units
         self.color_channels = color_channels
-        self.input_to_state = MaskedConv2D(
-            4 * units,
-            1,
-            mask_type="B",
-            color_channels=color_channels,
-            out_chunks=4,
-            use_bias=False,
-            dtype=self.dtype_policy,
-            name="input_to_state",
+        self.input_to_state = input_to_state_conv(
+            units, 1, color_channels, self.dtype_policy
         )
 
     def build(self, input_shape):
@@ -72,12 +66,7 @@ class DiagonalLSTM(keras.layers.Layer):
         self.cell = DiagonalLSTMCell(
             self.units, height, dtype=self.dtype_policy, name="cell"
         )
-        self.rnn = keras.layers.RNN(
-            self.cell,
-            return_sequences=True,
-            dtype=self.dtype_policy,
-            name="rnn",
-        )
+        self.rnn = recurrence(self.cell, self.dtype_policy)
         self.rnn.build((None, width + height - 1, height * 4 * self.units))
 
     def call(self, inputs):

@@ -1,6 +1,34 @@
 import keras
 from keras import ops
 
+from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
+
+
+def input_to_state_conv(units, kernel_size, color_channels, dtype):
+    """The input-to-state convolution of a spatial LSTM, for a whole map.
+
+    Mask B, with the mask built per gate chunk (i, f, o, g) so every gate
+    keeps the R|G|B grouping; the gate bias lives in the cell.
+    """
+    return MaskedConv2D(
+        4 * units,
+        kernel_size,
+        mask_type="B",
+        color_channels=color_channels,
+        out_chunks=4,
+        use_bias=False,
+        dtype=dtype,
+        name="input_to_state",
+    )
+
+
+def recurrence(cell, dtype):
+    """`keras.layers.RNN` over the cell's lines: a `tf.while_loop` with a
+    static trip count on TF, so its gradient also compiles under XLA."""
+    return keras.layers.RNN(
+        cell, return_sequences=True, dtype=dtype, name="rnn"
+    )
+
 
 class SpatialLSTMCell(keras.layers.Layer):
     """Base cell: one LSTM step over a line of `positions` pixels (paper eq. 3).
