@@ -244,7 +244,13 @@ def test_demo_pipeline_end_to_end(tmp_path):
          "--set", "train.steps_per_epoch=3"]
     )
     assert code == 0
-    for name in ("samples.png", "completions.png"):
+    from serving import demo as serving_demo  # make demo's second half
+
+    assert serving_demo.main(["--workdir", str(tmp_path), "--num", "2"]) == 0
+    assert [p.name for p in (tmp_path / "exports" / "pixelrnn").iterdir()] == [
+        "1"
+    ]
+    for name in ("samples.png", "completions.png", "served_samples.png"):
         png = tf.io.decode_png(tf.io.read_file(str(tmp_path / name)))
         assert png.shape[0] > 8 and png.dtype == tf.uint8
 
