@@ -44,7 +44,8 @@ def _config(model=None, data=None, train_=None):
 
 
 def _assert_artifacts(workdir):
-    for name in ("config.json", "model.keras", "eval.json", "log.csv"):
+    for name in ("config.json", "model.keras", "best.keras", "eval.json",
+                 "log.csv"):
         assert (workdir / name).is_file(), name
     assert (workdir / "tensorboard").is_dir()
     results = json.loads((workdir / "eval.json").read_text())
@@ -394,3 +395,30 @@ def test_clis_reject_a_missing_run(tmp_path, module):
     result = _run_module(module, "--workdir", str(tmp_path), *extra)
     assert result.returncode == 2
     _assert_one_line_error(result.stderr, "missing")
+
+
+def test_independent_baseline_matches_a_direct_count(tmp_path):
+    from train import evaluate
+
+    rng = np.random.default_rng(0)
+    data = {s: rng.integers(0, 256, (10, 2, 2, 3)).astype("uint8")
+            for s in ("train", "test")}
+    for split, images in data.items():
+        np.savez(tmp_path / f"d_{split}.npz", images=images)
+    config = _config(
+        model={"image_shape": (2, 2, 3), "num_levels": 4},
+        data={"source": f"npz:{tmp_path}/d_{{split}}.npz"},
+    )
+    train_levels, test_levels = data["train"] // 64, data["test"] // 64
+    counts = np.ones((2, 2, 3, 4))
+    for image in train_levels:
+        for index in np.ndindex(2, 2, 3):
+            counts[index + (image[index],)] += 1
+    p = counts / counts.sum(-1, keepdims=True)
+    expected = -np.mean([
+        sum(np.log(p[index + (image[index],)]) for index in np.ndindex(2, 2, 3))
+        for image in test_levels
+    ])
+    np.testing.assert_allclose(
+        evaluate.independent_baseline(config, "test"), expected, rtol=1e-9
+    )

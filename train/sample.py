@@ -45,7 +45,7 @@ def completion_grid(model, originals, known_rows, seed=0, temperature=1.0):
 
 
 def first_images(config, split, num):
-    batches, out = evaluate._batches(config, split), []
+    batches, out = evaluate.eval_batches(config, split), []
     for batch in batches:
         out.append(batch)
         if sum(len(b) for b in out) >= num:

@@ -1,0 +1,78 @@
+"""`python -m serving export | serve | sample`, end to end on 127.0.0.1."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+import pixelrnn_tf as prt
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+
+
+def _cli(*args, timeout=120):
+    return subprocess.run(
+        [sys.executable, "-m", "serving", *args],
+        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_export_serve_and_sample_through_the_cli(tmp_path):
+    model = prt.build_model(
+        prt.ModelConfig(architecture="pixel_cnn", image_shape=(4, 4, 1),
+                        num_levels=4, hidden_dim=4, num_layers=1)
+    )
+    model.save(tmp_path / "model.keras")
+    base = tmp_path / "exports" / "pixelrnn"
+    result = _cli("export", "--workdir", str(tmp_path), "--base", str(base))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(os.path.join("pixelrnn", "1"))
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "serving", "serve", "--base", str(base),
+         "--port", str(port)],
+        cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True, start_new_session=True,
+    )
+    try:
+        line = server.stdout.readline()  # printed once it is ready
+        assert f"127.0.0.1:{port}" in line, line
+        out = tmp_path / "served.png"
+        result = _cli("sample", "--server", f"127.0.0.1:{port}", "--num", "4",
+                      "--num-levels", "4", "--scale", "1", "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        png = tf.io.decode_png(tf.io.read_file(str(out)))
+        assert png.shape == (11, 11, 1)
+        result = _cli("sample", "--server", f"127.0.0.1:{port}", "--model",
+                      "nope", "--out", str(out))
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def test_export_cli_rejects_a_missing_run(tmp_path):
+    result = _cli("export", "--workdir", str(tmp_path), "--base",
+                  str(tmp_path / "e"))
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "Received: --workdir" in last
+    assert not (tmp_path / "e").exists()
