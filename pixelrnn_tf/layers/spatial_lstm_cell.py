@@ -37,7 +37,8 @@ class SpatialLSTMCell(keras.layers.Layer):
     (an image row for the Row LSTM, a skewed column for the Diagonal LSTM),
     flattened to `(B, positions * 4 * units)`, adds the state-to-state
     convolution of the previous line's hidden state and applies the LSTM
-    update. Subclasses define that convolution's kernel shape and padding.
+    update. Subclasses set `kernel_size` and define that convolution as
+    `state_to_state(h)`: (B, positions, h) -> (B, positions, 4h).
 
     The gate pre-activations are laid out as [i | f | o | g], each chunk split
     into R|G|B groups, so a hidden unit and all its gates share one colour.
@@ -92,10 +93,6 @@ class SpatialLSTMCell(keras.layers.Layer):
         self.initial_c = self.add_weight(
             name="initial_c", shape=(u,), initializer="zeros"
         )
-
-    def state_to_state(self, h):
-        """(B, positions, h) -> (B, positions, 4h). Defined by subclasses."""
-        raise NotImplementedError
 
     def call(self, inputs, states, training=False):
         p, u = self.positions, self.units
