@@ -63,6 +63,8 @@ def load_split(config, split, *, shuffle_files=False):
             ds, max_level = _folder(root, split, shuffle_files), 255
         if config.max_examples is not None:
             ds = ds.take(config.max_examples)
+    if config.max_level is not None:
+        max_level = config.max_level  # the user knows the data's range
     logger.info("Loaded %s split %r (max level %d)", source, split, max_level)
     return ds, max_level
 
@@ -73,7 +75,13 @@ def _in_memory(config, split):
         return _digits(split)[: config.max_examples], DIGITS_MAX_LEVEL
     path = npz_split_path(config.source, split)
     images = read_npz(path, config.source)[0][: config.max_examples]
-    return images, 1 if images.size and images.max() <= 1 else 255
+    top = int(images.max()) if images.size else 0
+    if config.max_level is not None and top > config.max_level:
+        raise ValueError(
+            f"{path!r} holds values up to {top}, above data.max_level. "
+            f"Received: max_level={config.max_level}"
+        )
+    return images, 1 if top <= 1 else 255
 
 
 def _digits(split):

@@ -40,5 +40,7 @@ def bits_per_dim(model, images, batch_size=64):
 
 def _checked(model, images):
     images = np.asarray(images)
-    validation.check_images(images, model.image_shape, model.num_levels)
+    validation.check_images(
+        images, model.image_shape, model.num_levels, integers=True
+    )
     return images

@@ -103,7 +103,9 @@ def complete(
             f"{num_known_pixels!r}"
         )
     images = np.asarray(images)
-    validation.check_images(images, model.image_shape, model.num_levels)
+    validation.check_images(
+        images, model.image_shape, model.num_levels, integers=True
+    )
     start = int(num_known_pixels) * channels
     return _fill(model, images.astype("float32"), start, seed, temperature,
                  batch_size)

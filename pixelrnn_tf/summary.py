@@ -21,7 +21,7 @@ def describe(name):
     return (
         f"{name:32s} {config.architecture:16s} {h}x{w}x{c:<3d} "
         f"{config.num_layers:3d} layers  h={config.hidden_dim:<4d} "
-        f"(paper h={PAPER_HIDDEN_DIM[name]:<3d}) "
+        f"(paper h={PAPER_HIDDEN_DIM[name] or '-':<3}) "
         f"{model.count_params():>12,d} parameters"
     )
 

@@ -35,8 +35,12 @@ def concrete_values(images):
         return None  # a graph tensor inside a traced function
 
 
-def check_levels(values, num_levels):
-    """Raise unless every value lies in [0, num_levels - 1]."""
+def check_levels(values, num_levels, integers=False):
+    """Raise unless every value lies in [0, num_levels - 1].
+
+    With `integers`, float values must also be whole numbers: a likelihood
+    of 0.5 would silently score level 0.
+    """
     if values.dtype == bool or not (
         np.issubdtype(values.dtype, np.integer)
         or np.issubdtype(values.dtype, np.floating)
@@ -53,12 +57,23 @@ def check_levels(values, num_levels):
             f"Image levels must lie in [0, {num_levels}) for a model with "
             f"num_levels={num_levels}. Received: levels in [{low}, {high}]"
         )
+    if integers and np.issubdtype(values.dtype, np.floating):
+        fractional = values[values != np.floor(values)]
+        if fractional.size:
+            raise ValueError(
+                "Image levels must be whole numbers. "
+                f"Received: a level of {fractional.flat[0]}"
+            )
 
 
-def check_images(images, image_shape, num_levels):
-    """Validate a batch of images; returns its values when they are concrete."""
+def check_images(images, image_shape, num_levels, integers=False):
+    """Validate a batch of images; returns its values when they are concrete.
+
+    The model itself accepts any real levels in range (its Jacobian is taken
+    at such points); likelihoods and completions need `integers=True`.
+    """
     check_image_shape(images.shape, image_shape)
     values = concrete_values(images)
     if values is not None:
-        check_levels(values, num_levels)
+        check_levels(values, num_levels, integers)
     return values

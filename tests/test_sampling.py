@@ -20,14 +20,27 @@ def _model(architecture="pixel_cnn", shape=(3, 3, 3), levels=4, **kw):
 
 
 @pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
-def test_samples_follow_the_model_distribution(architecture):
-    # Every 1×2×1 image with 3 levels (9 of them), enumerated exactly.
-    model = _model(architecture, shape=(1, 2, 1), levels=3, hidden_dim=4)
-    model.get_layer("head").logits_conv.bias.assign([1.5, -1.0, 0.0])
-    images = np.array(list(itertools.product(range(3), repeat=2)))
-    probs = np.exp(prt.log_prob(model, images.reshape(9, 1, 2, 1)), dtype="float64")
-    draws = prt.sample(model, 3000, seed=3, batch_size=1000).reshape(-1, 2)
-    counts = np.bincount(draws[:, 0] * 3 + draws[:, 1], minlength=9)
+@pytest.mark.parametrize(
+    "shape, levels, hidden, bias",
+    [
+        ((1, 2, 1), 3, 4, [1.5, -1.0, 0.0]),  # two pixels, 9 images
+        ((1, 1, 3), 2, 6, [1.0, -1.0] * 3),  # R, G|R, B|R,G: 8 images
+    ],
+)
+def test_samples_follow_the_model_distribution(
+    architecture, shape, levels, hidden, bias
+):
+    # Every possible image, enumerated exactly.
+    model = _model(architecture, shape=shape, levels=levels, hidden_dim=hidden)
+    model.get_layer("head").logits_conv.bias.assign(bias)
+    n = int(np.prod(shape))
+    images = np.array(list(itertools.product(range(levels), repeat=n)))
+    probs = np.exp(
+        prt.log_prob(model, images.reshape(-1, *shape)), dtype="float64"
+    )
+    draws = prt.sample(model, 3000, seed=3, batch_size=1000).reshape(-1, n)
+    index = draws @ (levels ** np.arange(n)[::-1])  # the enumeration order
+    counts = np.bincount(index, minlength=len(images))
     _, p_value = stats.chisquare(counts, probs / probs.sum() * len(draws))
     assert p_value > 1e-3, (counts, probs)
 

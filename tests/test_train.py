@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+import pixelrnn_tf as prt
 import train
 from pixelrnn_tf.config import ExperimentConfig
 from train.run import resolve_policy
@@ -145,6 +146,21 @@ def test_cli_rejects_bad_data_in_one_line(tmp_path, data, model, match):
     _assert_one_line_error(result.stderr, match)
 
 
+def test_cli_rejects_values_above_the_declared_range(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (8, 8, 8, 1))
+    np.savez(tmp_path / "x_train.npz", images=images.astype("uint8"))
+    config = _config(
+        model={"image_shape": (8, 8, 1), "num_levels": 17},
+        data={"source": f"npz:{tmp_path}/x_train.npz", "eval_split": "train",
+              "max_level": 16},
+    )
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config.to_dict()))
+    result = _run_cli("--config", str(path), "--workdir", str(tmp_path / "r"))
+    assert result.returncode == 2
+    _assert_one_line_error(result.stderr, "Received: max_level=16")
+
+
 def test_configs_for_every_paper_experiment_parse():
     names = sorted(os.listdir(os.path.join(ROOT, "train", "configs")))
     from pixelrnn_tf.config import PRESETS
@@ -176,12 +192,19 @@ def test_mixed_precision_step(tmp_path, policy):
     assert keras.config.dtype_policy().name == "float32"  # restored
 
 
-def test_auto_policy_is_float32_without_gpu():
-    assert resolve_policy("auto") == "float32"
+def test_auto_policy_follows_the_gpus():
+    gpus = tf.config.list_physical_devices("GPU")
+    expected = "mixed_float16" if gpus else "float32"
+    assert resolve_policy("auto") == expected
+    assert resolve_policy("mixed_bfloat16") == "mixed_bfloat16"
 
 
-def test_mirrored_strategy_matches_default_first_step(tmp_path):
-    losses = {}
+@pytest.mark.parametrize("clipnorm", [None, 1e-3])
+def test_mirrored_strategy_matches_default(tmp_path, clipnorm):
+    # Same global batches: the same first loss and the same weights after
+    # two steps, also when global clipping is on (it must see the global
+    # gradient, not each replica's half).
+    models, losses = {}, {}
     for strategy in ("default", "mirrored"):
         config = _config(
             model={"image_shape": (8, 8, 1), "num_levels": 17},
@@ -190,13 +213,27 @@ def test_mirrored_strategy_matches_default_first_step(tmp_path):
             train_={
                 "strategy": strategy,
                 "cpu_replicas": 2,
-                "steps_per_epoch": 1,
+                "steps_per_epoch": 2,
                 "batch_size": 8,
+                "optimizer": "sgd",
+                "learning_rate": 0.5,
+                "global_clipnorm": clipnorm,
             },
         )
         history = train.run(config, tmp_path / strategy)
         losses[strategy] = history.history["loss"][0]
+        models[strategy] = history.model
     np.testing.assert_allclose(losses["mirrored"], losses["default"], rtol=1e-5)
+    moved = 0.0
+    initial = _config(model={"image_shape": (8, 8, 1), "num_levels": 17})
+    keras.utils.set_random_seed(0)
+    start = prt.build_model(initial.model)
+    for a, b, w0 in zip(
+        models["mirrored"].weights, models["default"].weights, start.weights
+    ):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-7)
+        moved = max(moved, float(np.abs(b.numpy() - w0.numpy()).max()))
+    assert moved > 1e-4  # the steps did change the weights
 
 
 @pytest.mark.slow
@@ -234,6 +271,11 @@ def test_killed_run_resumes_at_the_next_epoch(tmp_path):
         epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
     assert epochs == [0, 1, 2]  # resumed at 1, not at 0
     _assert_artifacts(workdir)
+    # The same command on a finished run re-evaluates, never retrains.
+    result = _run_cli(*args, timeout=300)
+    assert result.returncode == 0, result.stderr
+    with open(workdir / "log.csv") as f:
+        assert [int(row["epoch"]) for row in csv.DictReader(f)] == [0, 1, 2]
 
 
 @pytest.mark.slow
@@ -274,7 +316,7 @@ def test_multi_worker_matches_single_process(tmp_path):
         "model.num_layers=1", "model.hidden_dim=8",
         "train.epochs=2", "train.steps_per_epoch=3",
         "train.validation_steps=1", "train.batch_size=8",
-        "train.global_clipnorm=null", "data.shuffle_buffer=1",
+        "train.global_clipnorm=0.05", "data.shuffle_buffer=1",
         # SGD is linear in the gradient: Adam's first steps are about
         # lr * sign(g) and would amplify rounding differences to lr.
         "train.optimizer=sgd", "train.learning_rate=0.1",

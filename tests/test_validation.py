@@ -45,6 +45,16 @@ def test_log_prob_and_complete_reject_bad_images(model, images, match):
         prt.complete(model, images, num_known_pixels=1)
 
 
+def test_likelihood_and_completion_need_whole_levels(model):
+    images = np.full((1, 4, 4, 3), 0.5)
+    model(images)  # the network itself is defined between levels
+    with pytest.raises(ValueError, match="Received: a level of 0.5"):
+        prt.log_prob(model, images)
+    with pytest.raises(ValueError, match="Received: a level of 0.5"):
+        prt.complete(model, images, num_known_pixels=1)
+    assert prt.log_prob(model, np.ones((1, 4, 4, 3), "float32")).shape == (1,)
+
+
 def test_string_levels_are_rejected(model):
     with pytest.raises(ValueError, match="Received: dtype="):
         model(np.full((1, 4, 4, 3), "1"))

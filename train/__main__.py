@@ -8,6 +8,8 @@ import argparse
 import logging
 import sys
 
+import tensorflow as tf
+
 from pixelrnn_tf.config import ExperimentConfig
 from train import evaluate
 from train.run import run
@@ -29,8 +31,9 @@ def main(argv=None):
     try:
         config = ExperimentConfig.from_json(args.config, args.set)
         history = run(config, args.workdir)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, tf.errors.InvalidArgumentError) as e:
+        message = getattr(e, "message", None) or str(e)
+        print(f"error: {message.splitlines()[0]}", file=sys.stderr)
         return 2
     if history.evaluation is not None:  # the chief's
         print(evaluate.format_results(history.evaluation))

@@ -1,5 +1,6 @@
 """The callbacks of a training run."""
 
+import csv
 import os
 
 import keras
@@ -29,15 +30,36 @@ class SampleGridCallback(keras.callbacks.Callback):
         self.writer.flush()
 
 
+def best_val_loss(log_path):
+    """The lowest `val_loss` logged so far, or None (a fresh run)."""
+    if not os.path.isfile(log_path):
+        return None
+    with open(log_path, newline="") as f:
+        values = [
+            float(row["val_loss"])
+            for row in csv.DictReader(f)
+            if row.get("val_loss") not in (None, "", "nan")
+        ]
+    return min(values, default=None)
+
+
 def make_callbacks(config, workdir):
-    """BackupAndRestore, best checkpoint, TensorBoard, CSV log, NaN guard."""
+    """BackupAndRestore, best checkpoint, TensorBoard, CSV log, NaN guard.
+
+    The backup is double-buffered (a kill while writing it leaves the
+    previous one) and kept after training, so re-running a finished or
+    interrupted command resumes or only re-evaluates, never starts over.
+    """
     train = config.train
+    log_path = os.path.join(workdir, "log.csv")
     callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(workdir, "backup")),
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.CSVLogger(
-            os.path.join(workdir, "log.csv"), append=True
+        keras.callbacks.BackupAndRestore(
+            os.path.join(workdir, "backup"),
+            delete_checkpoint=False,
+            double_checkpoint=True,
         ),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.CSVLogger(log_path, append=True),
         keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard")),
     ]
     if train.use_ema:  # checkpoint and validate the EMA weights
@@ -47,6 +69,7 @@ def make_callbacks(config, workdir):
             os.path.join(workdir, "best.keras"),
             monitor="val_loss",
             save_best_only=True,
+            initial_value_threshold=best_val_loss(log_path),  # on resume
         )
     )
     if train.sample_every_epochs:

@@ -13,6 +13,8 @@ import logging
 import os
 import sys
 
+import tensorflow as tf
+
 from pixelrnn_tf import images
 from pixelrnn_tf.config import ExperimentConfig
 from train import evaluate
@@ -44,8 +46,9 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING)
     try:
         results = demo(args.workdir, args.set)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, tf.errors.InvalidArgumentError) as e:
+        message = getattr(e, "message", None) or str(e)
+        print(f"error: {message.splitlines()[0]}", file=sys.stderr)
         return 2
     print(evaluate.format_results(results))
     for name in ("samples.png", "completions.png"):

@@ -93,31 +93,38 @@ def fit_distributed(model, strategy, train_ds, eval_ds, train, callbacks):
         epochs=train.epochs,
         steps=steps,
     )
-    # As in `fit`, an epoch of `steps_per_epoch` steps continues the data
-    # where the last one stopped; a new pass starts when the data runs out.
+    # As in `fit` (keras EpochIterator): an epoch of `steps_per_epoch` steps
+    # continues the data where the last one stopped; when the data runs out
+    # the epoch ends early and the next one starts a new pass.
     cardinality = int(train_ds.cardinality())
     iterator, used = None, 0
     model.stop_training = False
+    logs = {}
     callbacks.on_train_begin()  # BackupAndRestore restores here
     for epoch in range(model._initial_epoch or 0, train.epochs):
         callbacks.on_epoch_begin(epoch)
-        total = 0.0
+        total, done = 0.0, 0
+        if iterator is None or used == cardinality:
+            iterator, used = iter(dist_train), 0
         for step in range(steps):
-            if iterator is None or used == cardinality:
-                iterator, used = iter(dist_train), 0
+            if used == cardinality:
+                break
             callbacks.on_train_batch_begin(step)
             loss = float(train_step(iterator))
-            used += 1
+            used, done = used + 1, done + 1
             total += loss
             callbacks.on_train_batch_end(step, metrics(loss))
             if model.stop_training:
                 break
-        logs = metrics(total / (step + 1))
+        logs = metrics(total / max(done, 1))
+        callbacks.on_test_begin()  # SwapEMAWeights validates the EMA
         eval_iterator, nll, count = iter(dist_eval), 0.0, 0.0
         for _ in range(eval_steps):
             batch_nll, batch_count = eval_step(eval_iterator)
             nll, count = nll + float(batch_nll), count + float(batch_count)
-        logs.update(metrics(nll / max(count, 1.0), prefix="val_"))
+        val = metrics(nll / max(count, 1.0), prefix="val_")
+        callbacks.on_test_end(val)
+        logs.update(val)
         callbacks.on_epoch_end(epoch, logs)
         if model.stop_training:
             break

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 import pixelrnn_tf as prt
 from pixelrnn_tf import data
+from pixelrnn_tf import optimizers
 from train import evaluate
 from train import files
 from train.callbacks import make_callbacks
@@ -98,10 +99,10 @@ def make_optimizer(train):
         )
     elif train.lr_schedule == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(lr, train.lr_decay_steps)
-    cls = {
-        "rmsprop": keras.optimizers.RMSprop,
-        "adam": keras.optimizers.Adam,
-        "sgd": keras.optimizers.SGD,
+    cls = {  # clipping stays exact across replicas (pixelrnn_tf.optimizers)
+        "rmsprop": optimizers.RMSprop,
+        "adam": optimizers.Adam,
+        "sgd": optimizers.SGD,
     }
     return cls[train.optimizer](
         learning_rate=lr,

@@ -12,7 +12,8 @@ class DiagonalBiLSTM(keras.layers.Layer):
     The right-to-left one runs on the width-mirrored map, so it sees the pixel
     to the right; its output is mirrored back and shifted down one row before
     the two are added, so that position (i, j) only receives rows < i from it.
-    Together they cover the whole causal context in one layer (paper §3.2).
+    Together they cover the whole causal context of their input features in
+    one layer (paper §3.2).
 
     Args:
         units: int. Hidden size h; divisible by `color_channels`.

@@ -3,6 +3,7 @@ import numpy as np
 from keras import ops
 
 from pixelrnn_tf import losses
+from pixelrnn_tf import optimizers
 from pixelrnn_tf import validation
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 from pixelrnn_tf.layers.per_channel_softmax_head import PerChannelSoftmaxHead
@@ -141,7 +142,7 @@ class AutoregressiveModel(keras.Model):
         image and bits/dim as metrics.
         """
         if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(1e-3, global_clipnorm=1.0)
+            optimizer = optimizers.Adam(1e-3, global_clipnorm=1.0)
         if loss == "auto":
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         if metrics == "auto":

@@ -14,7 +14,9 @@ class PixelRNN(AutoregressiveModel):
     7×7 mask-A conv -> `num_layers` LSTM layers, each in a residual block
     (§3.3: 2h features in, h per gate, 1×1 conv back to 2h) -> output stack
     -> per-channel softmax. The Row LSTM sees a triangle of the rows above;
-    the Diagonal BiLSTM sees the whole causal context from its first layer.
+    the Diagonal BiLSTM sees the whole causal context from its first layer,
+    but for the last pixel of the row above on rows wider than 4 (the
+    mask-A features there exclude it; see tests/test_causality.py).
 
     Args:
         rnn_type: str. `"row_lstm"` or `"diagonal_bilstm"`.
