@@ -464,3 +464,29 @@ def test_independent_baseline_matches_a_direct_count(tmp_path):
     np.testing.assert_allclose(
         evaluate.independent_baseline(config, "test"), expected, rtol=1e-9
     )
+
+
+def test_ema_weights_are_the_ones_saved(tmp_path):
+    # Same seed and data: the raw trajectories are identical, so with a slow
+    # moving average the saved weights must stay much closer to the start.
+    def run(use_ema, name):
+        config = _config(
+            model={"image_shape": (8, 8, 1), "num_levels": 17},
+            train_={"use_ema": use_ema, "ema_momentum": 0.99,
+                    "optimizer": "adam", "learning_rate": 0.01,
+                    "steps_per_epoch": 3},
+        )
+        train.run(config, tmp_path / name)
+        model = keras.saving.load_model(tmp_path / name / "model.keras")
+        return config, [w.numpy() for w in model.weights]
+
+    config, raw = run(False, "raw")
+    _, ema = run(True, "ema")
+    keras.utils.set_random_seed(config.train.seed)
+    start = [w.numpy() for w in prt.build_model(config.model).weights]
+
+    def distance(weights):
+        return sum(float(np.abs(w - s).sum()) for w, s in zip(weights, start))
+
+    assert distance(raw) > 0
+    assert distance(ema) < 0.5 * distance(raw)

@@ -129,4 +129,6 @@ def fit_distributed(model, strategy, train_ds, eval_ds, train, callbacks):
         if model.stop_training:
             break
     callbacks.on_train_end(logs)
+    # As `fit` does: with `use_ema`, the model keeps the averaged weights.
+    model.optimizer.finalize_variable_values(model.trainable_variables)
     return model.history

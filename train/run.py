@@ -182,8 +182,6 @@ def run(config, workdir):
                 shuffle=False,  # shuffled in the pipeline
                 verbose=config.train.verbose,
             )
-        if config.train.use_ema:
-            model.optimizer.finalize_variable_values(model.trainable_variables)
         log.info("Weights fingerprint: %s", weights_fingerprint(model))
         if chief:
             files.save_model(model, os.path.join(workdir, "model.keras"))
