@@ -1,92 +1,80 @@
 """Ancestral sampling and image completion (paper §2, Figure 1).
 
-Sub-pixels are drawn one at a time in raster order (row, column, then
-R < G < B), each from its softmax given everything drawn before. All the
-randomness is drawn up front as Gumbel noise, one (N, H·W·C, L) tensor, so
-the loop body is deterministic: argmax(logits / temperature + noise) is an
-exact sample of softmax(logits / temperature) (the Gumbel-max trick).
+`sample` and `complete` validate their arguments and run a sampler from
+`pixelrnn_tf.samplers` batch by batch, each batch as one traced graph per
+model: `method="cached"` (the default) steps the model with caches,
+`method="naive"` re-runs the whole network per sub-pixel. Both give the
+same images for the same seed and batch size.
 """
 
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
+from pixelrnn_tf import samplers
 from pixelrnn_tf import validation
 from pixelrnn_tf.compiled import compiled
 from pixelrnn_tf.compiled import images_spec
 
 
-def gumbel_noise(shape, seed):
-    """Standard Gumbel noise -log(-log U) of `shape`.
-
-    `seed` is a (2,) integer tensor: the draw is stateless (a pure function
-    of the seed), so it can be a SavedModel input and reproduces exactly.
-    """
-    tiny = np.finfo("float32").tiny
-    u = tf.random.stateless_uniform(shape, seed, minval=tiny, maxval=1.0)
-    return -ops.log(-ops.log(u))
-
-
-def autoregressive_fill(model, canvas, start, gumbel, temperature):
-    """Sample every sub-pixel of `canvas` from flat index `start` on.
-
-    Graph-friendly `keras.ops` only (usable inside a SavedModel signature):
-    a `fori_loop` over the remaining sub-pixels, one forward pass each.
-
-    Args:
-        model: an `AutoregressiveModel`.
-        canvas: (N, H, W, C) float levels; sub-pixels before `start` are kept.
-        start: int scalar, the first flat index (row * W + col) * C + channel
-            to sample.
-        gumbel: (N, H·W·C, L) Gumbel noise.
-        temperature: float scalar > 0.
-
-    Returns:
-        (N, H, W, C) float levels.
-    """
-    h, w, c = model.image_shape
-    n = h * w * c
-    positions = ops.arange(n)  # flat raster indices
-
-    def step(i, canvas):
-        logits = model(canvas, training=False)  # (N, H, W, C, L) float32
-        logits = ops.reshape(logits, (-1, n, model.num_levels))
-        scores = ops.take(logits, i, axis=1) / temperature
-        scores = scores + ops.take(gumbel, i, axis=1)  # (N, L)
-        value = ops.cast(ops.argmax(scores, axis=-1), canvas.dtype)  # (N,)
-        flat = ops.reshape(canvas, (-1, n))
-        # One-hot write: `slice_update` lowers to an XLA-only op on TF.
-        flat = ops.where(positions[None] == i, value[:, None], flat)
-        return ops.reshape(flat, (-1, h, w, c))
-
-    return ops.fori_loop(start, n, step, canvas)
-
-
-def sample(model, num_images, seed=0, temperature=1.0, batch_size=64):
+def sample(
+    model,
+    num_images,
+    seed=0,
+    temperature=1.0,
+    batch_size=64,
+    method="cached",
+    verbose=0,
+):
     """Draw `num_images` images from the model: (N, H, W, C) int32 levels.
 
-    The same `seed` (and `batch_size`) gives the same images. Lower
-    `temperature` sharpens every conditional softmax; 1.0 samples the model.
+    Args:
+        model: a model from `build_model` (any `AutoregressiveModel`).
+        num_images: int >= 0.
+        seed: int. The same seed (and `batch_size`) gives the same images,
+            whatever the method.
+        temperature: float > 0. Lower sharpens every conditional softmax;
+            1.0 samples the model.
+        batch_size: images per graph call.
+        method: `"cached"` (step form with caches) or `"naive"` (the whole
+            network per sub-pixel; the reference).
+        verbose: 0 (silent) or 1 (a progress bar of rows done).
     """
-    if not isinstance(num_images, (int, np.integer)) or num_images < 0:
+    if (
+        not isinstance(num_images, (int, np.integer))
+        or isinstance(num_images, bool)
+        or num_images < 0
+    ):
         raise ValueError(
             "`num_images` must be a non-negative integer. "
             f"Received: num_images={num_images!r}"
         )
     canvas = np.zeros((num_images, *model.image_shape), "float32")
-    return _fill(model, canvas, 0, seed, temperature, batch_size)
+    return _fill(model, canvas, 0, seed, temperature, batch_size, method,
+                 verbose)
 
 
 def complete(
-    model, images, num_known_pixels, seed=0, temperature=1.0, batch_size=64
+    model,
+    images,
+    num_known_pixels,
+    seed=0,
+    temperature=1.0,
+    batch_size=64,
+    method="cached",
+    verbose=0,
 ):
     """Keep the first `num_known_pixels` pixels in raster order, sample the rest.
+
+    The unknown part of `images` is cleared before sampling, so nothing of
+    it can reach the result.
 
     Args:
         images: (N, H, W, C) levels; only the known prefix is read.
         num_known_pixels: int in [0, H·W]; e.g. `16 * W` keeps 16 rows.
+        seed, temperature, batch_size, method, verbose: as in `sample`.
 
     Returns:
         (N, H, W, C) int32 levels whose known prefix equals `images`.
@@ -108,17 +96,50 @@ def complete(
     )
     start = int(num_known_pixels) * channels
     return _fill(model, images.astype("float32"), start, seed, temperature,
-                 batch_size)
+                 batch_size, method, verbose)
 
 
-def _fill_batch(model, canvas, start, seed, temperature):
-    n = math.prod(model.image_shape)
-    shape = (ops.shape(canvas)[0], n, model.num_levels)
-    gumbel = gumbel_noise(shape, seed)
-    return autoregressive_fill(model, canvas, start, gumbel, temperature)
+class _Progress:
+    """The progress bar a traced sampler reports to (rows done)."""
+
+    bar = None
+    done = 0
+
+    @classmethod
+    def update(cls, rows):
+        if cls.bar is not None:
+            cls.bar.update(cls.done + rows)
 
 
-def _fill(model, canvas, start, seed, temperature, batch_size):
+def _batch_filler(method, verbose):
+    sampler_cls = samplers.get(method)
+    progress = _Progress.update if verbose else None
+
+    def fill(model, canvas, start, seed, temperature):
+        return sampler_cls(model).fill(canvas, start, seed, temperature,
+                                       progress)
+
+    return fill
+
+
+_FILLERS = {
+    (method, verbose): _batch_filler(method, verbose)
+    for method in samplers.METHODS
+    for verbose in (False, True)
+}
+
+
+def _check_arguments(seed, temperature, batch_size, method, verbose):
+    samplers.get(method)  # raises for an unknown method
+    if verbose not in (0, 1) or isinstance(verbose, float):
+        raise ValueError(f"`verbose` must be 0 or 1. Received: verbose={verbose!r}")
+    if isinstance(temperature, bool) or not isinstance(
+        temperature, (int, float, np.integer, np.floating)
+    ):
+        raise ValueError(
+            "`temperature` must be a finite number > 0. "
+            f"Received: temperature={temperature!r}"
+        )
     temperature = float(temperature)
     if not (math.isfinite(temperature) and temperature > 0):
         raise ValueError(
@@ -133,22 +154,40 @@ def _fill(model, canvas, start, seed, temperature, batch_size):
         raise ValueError(
             f"`seed` must be a 64-bit integer. Received: seed={seed!r}"
         )
-    seed = int(seed)
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if (
+        not isinstance(batch_size, (int, np.integer))
+        or isinstance(batch_size, bool)
+        or batch_size < 1
+    ):
         raise ValueError(
             f"`batch_size` must be a positive integer. Received: {batch_size!r}"
         )
+    return int(seed), temperature
+
+
+def _fill(model, canvas, start, seed, temperature, batch_size, method, verbose):
+    seed, temperature = _check_arguments(
+        seed, temperature, batch_size, method, verbose
+    )
     signature = [
         images_spec(model),
         tf.TensorSpec((), tf.int32),  # start
-        tf.TensorSpec((2,), tf.int64),  # stateless seed
+        tf.TensorSpec((2,), tf.int64),  # stateless seed, batch offset
         tf.TensorSpec((), tf.float32),  # temperature
     ]
-    fn = compiled(model, _fill_batch, signature)
-    out = [
-        np.asarray(fn(canvas[i : i + batch_size], start, [seed, i], temperature))
-        for i in range(0, len(canvas), batch_size)
-    ]
+    fn = compiled(model, _FILLERS[method, bool(verbose)], signature)
+    height = model.image_shape[0]
+    if verbose:
+        batches = -(-len(canvas) // batch_size)
+        _Progress.bar = keras.utils.Progbar(height * batches, unit_name="row")
+    out = []
+    try:
+        for i in range(0, len(canvas), batch_size):
+            _Progress.done = (i // batch_size) * height
+            batch = fn(canvas[i : i + batch_size], start, [seed, i], temperature)
+            out.append(np.asarray(batch))
+    finally:
+        _Progress.bar = None
     if not out:
         return np.zeros(canvas.shape, "int32")
     return np.concatenate(out).astype("int32")

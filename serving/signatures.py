@@ -9,8 +9,9 @@
 Images hold levels in [0, num_levels), not rescaled pixels (for a 256-level
 model the two coincide). Every input is validated inside the graph: a bad
 request fails with INVALID_ARGUMENT and a message that says what was
-received. The sampling loop runs in the graph, with stateless randomness from
-`seed`: the same request gives the same images.
+received. The sampling loop runs in the graph (the cached sampler of
+`pixelrnn_tf.samplers`), with stateless randomness from `seed`: the same
+request gives the same images, equal to `prt.sample` for that seed.
 """
 
 import math
@@ -18,7 +19,7 @@ import math
 import tensorflow as tf
 
 from pixelrnn_tf import losses
-from pixelrnn_tf import sampling
+from pixelrnn_tf import samplers
 
 SIGNATURES = ("sample", "log_prob", "complete")
 DEFAULT_SIGNATURE = "sample"
@@ -73,10 +74,9 @@ def _check_sampling(seed, temperature):
 
 
 def _fill(model, canvas, start, seed, temperature):
-    n = math.prod(model.image_shape)
-    shape = tf.stack([tf.shape(canvas)[0], n, model.num_levels])
-    gumbel = sampling.gumbel_noise(shape, tf.stack([seed, 0]))
-    out = sampling.autoregressive_fill(model, canvas, start, gumbel, temperature)
+    sampler = samplers.CachedSampler(model)
+    seed = tf.stack([seed, tf.constant(0, tf.int64)])  # one batch: offset 0
+    out = sampler.fill(canvas, start, seed, temperature)
     return tf.cast(out, tf.uint8)
 
 

@@ -197,3 +197,67 @@ def future_perturbation_check(model, image_shape, num_levels, seed=0):
     flat = logits.reshape(n, n, -1)[np.arange(n), np.arange(n)]
     flat_p = logits_p.reshape(n, n, -1)[np.arange(n), np.arange(n)]
     np.testing.assert_array_equal(flat, flat_p)
+
+
+def _raster_steps(layer, inputs, step_at):
+    """The step form over a map in raster order: `step_at(x, cache, c)` at
+    each position; the outputs stacked like the full-map call's."""
+    _, height, width, _ = inputs.shape
+    cache = layer.get_step_cache(tf.shape(inputs)[0])
+    rows = []
+    for r in range(height):
+        cache = layer.start_row(cache)
+        columns = []
+        for c in range(width):
+            y, cache = step_at(inputs[:, r, c], cache, c)
+            columns.append(y)
+        cache = layer.end_row(cache)
+        rows.append(tf.stack(columns, axis=1))
+    return tf.stack(rows, axis=1)
+
+
+def step_outputs(layer, inputs):
+    """A layer's (or model's) step form, teacher-forced over a whole map
+    (B, H, W, F): `get_step_cache`, then `start_row`, `step` and `end_row`
+    in raster order. Graph-friendly (Python loops over static sizes)."""
+    return _raster_steps(layer, inputs, layer.step)
+
+
+def colour_pass_outputs(layer, inputs, color_channels, seed=0):
+    """A layer's step form in colour passes, teacher-forced over a map.
+
+    At each position, pass g gets the inputs with every group > g replaced
+    by noise (a pass must never read them) and returns group g's outputs;
+    the groups are put side by side like the full-map call's features.
+    """
+    rng = np.random.default_rng(seed)
+    groups = masks.channel_groups(inputs.shape[-1], color_channels)
+
+    def passes(x, cache, c):
+        parts = []
+        for g in range(color_channels):
+            noise = tf.constant(rng.normal(size=x.shape) * 9, x.dtype)
+            y, cache = layer.step(tf.where(groups[None] > g, noise, x), cache, c, g)
+            parts.append(y)
+        return tf.concat(parts, axis=-1), cache
+
+    return _raster_steps(layer, inputs, passes)
+
+
+def colour_pass_logits(model, images, seed=0):
+    """The model's step form as a sampler runs it: pass k of a pixel gets
+    the colours >= k as other levels (never read), then `record_pixel`."""
+    rng = np.random.default_rng(seed)
+    channels = images.shape[-1]
+
+    def passes(pixel, cache, c):
+        logits = []
+        for k in range(channels):
+            other = tf.constant(rng.integers(0, model.num_levels, pixel.shape))
+            later = np.arange(channels)[None] >= k
+            x = tf.where(later, tf.cast(other, pixel.dtype), pixel)
+            y, cache = model.step(x, cache, c, k)
+            logits.append(y)
+        return tf.stack(logits, axis=1), model.record_pixel(pixel, cache, c)
+
+    return _raster_steps(model, images, passes)

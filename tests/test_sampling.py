@@ -5,6 +5,7 @@ import pytest
 from scipy import stats
 
 import pixelrnn_tf as prt
+from pixelrnn_tf.samplers import METHODS
 
 
 def _model(architecture="pixel_cnn", shape=(3, 3, 3), levels=4, **kw):
@@ -19,6 +20,7 @@ def _model(architecture="pixel_cnn", shape=(3, 3, 3), levels=4, **kw):
     return prt.build_model(prt.ModelConfig(**config))
 
 
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
 @pytest.mark.parametrize(
     "shape, levels, hidden, bias",
@@ -28,7 +30,7 @@ def _model(architecture="pixel_cnn", shape=(3, 3, 3), levels=4, **kw):
     ],
 )
 def test_samples_follow_the_model_distribution(
-    architecture, shape, levels, hidden, bias
+    architecture, shape, levels, hidden, bias, method
 ):
     # Every possible image, enumerated exactly.
     model = _model(architecture, shape=shape, levels=levels, hidden_dim=hidden)
@@ -38,7 +40,8 @@ def test_samples_follow_the_model_distribution(
     probs = np.exp(
         prt.log_prob(model, images.reshape(-1, *shape)), dtype="float64"
     )
-    draws = prt.sample(model, 3000, seed=3, batch_size=1000).reshape(-1, n)
+    draws = prt.sample(model, 3000, seed=3, batch_size=1000, method=method)
+    draws = draws.reshape(-1, n)
     index = draws @ (levels ** np.arange(n)[::-1])  # the enumeration order
     counts = np.bincount(index, minlength=len(images))
     _, p_value = stats.chisquare(counts, probs / probs.sum() * len(draws))
@@ -77,36 +80,104 @@ def test_degenerate_model_samples_its_only_level():
     np.testing.assert_array_equal(prt.sample(model, 2, seed=0), 2)
 
 
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
-def test_complete_keeps_the_known_prefix(architecture):
+def test_complete_keeps_the_known_prefix(architecture, method):
     model = _model(architecture)
     images = np.random.default_rng(0).integers(0, 4, (3, 3, 3, 3))
     for known in (0, 4, 9):
-        out = prt.complete(model, images, num_known_pixels=known, seed=1)
+        out = prt.complete(
+            model, images, num_known_pixels=known, seed=1, method=method
+        )
         flat, original = out.reshape(3, -1), images.reshape(3, -1)
         np.testing.assert_array_equal(flat[:, : known * 3], original[:, : known * 3])
         assert out.dtype == np.int32 and out.max() < 4
     np.testing.assert_array_equal(
-        prt.complete(model, images, num_known_pixels=9), images
+        prt.complete(model, images, num_known_pixels=9, method=method), images
     )
 
 
-def test_completion_depends_only_on_the_prefix():
-    model = _model("row_lstm")
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
+def test_completion_depends_only_on_the_prefix(architecture, method):
+    model = _model(architecture)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 4, (2, 3, 3, 3))
     other = images.copy()
-    other[:, 2] = rng.integers(0, 4, (2, 3, 3))  # change the unknown last row
-    a = prt.complete(model, images, num_known_pixels=6, seed=5)
-    b = prt.complete(model, other, num_known_pixels=6, seed=5)
+    other.reshape(2, -1)[:, 4 * 3 :] = rng.integers(0, 4, (2, 5 * 3))
+    a = prt.complete(model, images, num_known_pixels=4, seed=5, method=method)
+    b = prt.complete(model, other, num_known_pixels=4, seed=5, method=method)
     np.testing.assert_array_equal(a, b)
 
 
+def _random_model(architecture, shape, **kw):
+    model = _model(architecture, shape=shape, num_layers=2, **kw)
+    rng = np.random.default_rng(1)
+    for w in model.weights:  # sharper than the initialisation
+        w.assign(rng.normal(size=w.shape) * 0.5)
+    return model
+
+
+SAME_IMAGE_CASES = [
+    ((2, 5, 3), {}),
+    ((3, 6, 1), {"use_skip_connections": True}),
+]
+
+
+@pytest.mark.parametrize("shape, kw", SAME_IMAGE_CASES)
+@pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
+def test_cached_and_naive_samplers_draw_the_same_images(architecture, shape, kw):
+    model = _random_model(architecture, shape, **kw)
+    for seed in (0, 1):
+        cached = prt.sample(model, 5, seed=seed, batch_size=3)
+        naive = prt.sample(model, 5, seed=seed, batch_size=3, method="naive")
+        np.testing.assert_array_equal(cached, naive)
+    assert len(np.unique(cached.reshape(5, -1), axis=0)) > 1
+
+
+@pytest.mark.parametrize("shape, kw", SAME_IMAGE_CASES)
+@pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
+def test_cached_and_naive_complete_the_same_images(architecture, shape, kw):
+    model = _random_model(architecture, shape, **kw)
+    h, w, c = shape
+    images = np.random.default_rng(2).integers(0, 4, (2, *shape))
+    for known in (0, 1, w + 2, h * w - 1, h * w):
+        cached = prt.complete(model, images, known, seed=3)
+        naive = prt.complete(model, images, known, seed=3, method="naive")
+        np.testing.assert_array_equal(cached, naive)
+        flat = cached.reshape(2, -1)
+        np.testing.assert_array_equal(
+            flat[:, : known * c], images.reshape(2, -1)[:, : known * c]
+        )
+
+
+def test_unknown_method_is_rejected():
+    with pytest.raises(ValueError, match=r"\['cached', 'naive'\]. Received: method='fast'"):
+        prt.sample(_model(), 1, method="fast")
+    with pytest.raises(ValueError, match="method='fast'"):
+        prt.complete(_model(), np.zeros((1, 3, 3, 3)), 1, method="fast")
+
+
+def test_progress_bar_only_when_verbose(capsys):
+    model = _model(shape=(3, 2, 1))
+    quiet = prt.sample(model, 2, seed=4)
+    assert capsys.readouterr().out == ""
+    loud = prt.sample(model, 2, seed=4, verbose=1)
+    out = capsys.readouterr().out
+    assert "3/3" in out and "row" in out
+    np.testing.assert_array_equal(quiet, loud)
+    with pytest.raises(ValueError, match="Received: verbose=2"):
+        prt.sample(model, 1, verbose=2)
+
+
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("known", [-1, 10, 2.5, True])
-def test_complete_rejects_num_known_pixels_out_of_range(known):
+def test_complete_rejects_num_known_pixels_out_of_range(known, method):
     model = _model()
     with pytest.raises(ValueError, match="Received: num_known_pixels="):
-        prt.complete(model, np.zeros((1, 3, 3, 3)), num_known_pixels=known)
+        prt.complete(
+            model, np.zeros((1, 3, 3, 3)), num_known_pixels=known, method=method
+        )
 
 
 @pytest.mark.parametrize(
@@ -118,10 +189,12 @@ def test_complete_rejects_num_known_pixels_out_of_range(known):
         ({"seed": "a"}, "seed='a'"),
         ({"seed": 2**64}, "seed=18446744073709551616"),
         ({"batch_size": 0}, "Received: 0"),
+        ({"temperature": "hot"}, "temperature='hot'"),
     ],
 )
-def test_sample_rejects_bad_arguments(kwargs, match):
-    args = {"num_images": 1, "seed": 0}
+@pytest.mark.parametrize("method", METHODS)
+def test_sample_rejects_bad_arguments(kwargs, match, method):
+    args = {"num_images": 1, "seed": 0, "method": method}
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         prt.sample(_model(), **args)

@@ -422,6 +422,14 @@ def test_evaluate_and_sample_clis(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert tf.io.decode_png(tf.io.read_file(str(out))).shape == (19, 19, 1)
+    naive = tmp_path / "naive.png"
+    result = _run_module(
+        "train.sample", "--workdir", str(run_dir), "--num", "4",
+        "--out", str(naive), "--scale", "1", "--method", "naive", "--progress",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "row" in result.stdout  # the progress bar
+    assert naive.read_bytes() == out.read_bytes()  # same seed, same images
     result = _run_module(
         "train.sample", "--workdir", str(run_dir), "--num", "2",
         "--out", str(out), "--complete-from", "test", "--known-rows", "3",

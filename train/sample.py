@@ -2,7 +2,7 @@
 
     python -m train.sample --workdir runs/cifar --num 64 --out samples.png
     python -m train.sample --workdir runs/cifar --num 8 --out completions.png \
-        --complete-from test --known-rows 16
+        --complete-from test --known-rows 16 [--method naive] [--progress]
 
 A completion grid has one row per image: occluded | completed | original,
 as in the paper's Figure 1.
@@ -15,15 +15,18 @@ import numpy as np
 
 import pixelrnn_tf as prt
 from pixelrnn_tf import images
+from pixelrnn_tf.samplers import METHODS
 from train import evaluate
 
 
-def sample_grid(model, num, seed=0, temperature=1.0):
-    levels = prt.sample(model, num, seed=seed, temperature=temperature)
+def sample_grid(model, num, seed=0, temperature=1.0, **kwargs):
+    levels = prt.sample(model, num, seed=seed, temperature=temperature, **kwargs)
     return images.make_grid(images.to_uint8(levels, model.num_levels))
 
 
-def completion_grid(model, originals, known_rows, seed=0, temperature=1.0):
+def completion_grid(
+    model, originals, known_rows, seed=0, temperature=1.0, **kwargs
+):
     """Rows of occluded | completed | original (paper Figure 1)."""
     height, width, _ = model.image_shape
     if not 0 <= known_rows <= height:
@@ -36,6 +39,7 @@ def completion_grid(model, originals, known_rows, seed=0, temperature=1.0):
         num_known_pixels=known_rows * width,
         seed=seed,
         temperature=temperature,
+        **kwargs,
     )
     occluded = np.array(originals)
     occluded[:, known_rows:] = (model.num_levels - 1) // 2  # grey mask
@@ -63,7 +67,12 @@ def main(argv=None):
     parser.add_argument("--scale", type=int, default=4, help="pixel zoom")
     parser.add_argument("--complete-from", metavar="SPLIT")
     parser.add_argument("--known-rows", type=int)
+    parser.add_argument("--method", default="cached", choices=METHODS,
+                        help="sampler (naive: the slow reference)")
+    parser.add_argument("--progress", action="store_true",
+                        help="show a progress bar of rows done")
     args = parser.parse_args(argv)
+    options = {"method": args.method, "verbose": int(args.progress)}
     try:
         config, model = evaluate.load_run(args.workdir)
         if args.complete_from:
@@ -71,10 +80,12 @@ def main(argv=None):
             known = known if args.known_rows is None else args.known_rows
             originals = first_images(config, args.complete_from, args.num)
             grid = completion_grid(
-                model, originals, known, args.seed, args.temperature
+                model, originals, known, args.seed, args.temperature, **options
             )
         else:
-            grid = sample_grid(model, args.num, args.seed, args.temperature)
+            grid = sample_grid(
+                model, args.num, args.seed, args.temperature, **options
+            )
         images.write_png(args.out, grid, scale=args.scale)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)

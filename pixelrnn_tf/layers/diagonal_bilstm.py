@@ -1,6 +1,8 @@
 import keras
+from keras import ops
 
 from pixelrnn_tf import image_ops
+from pixelrnn_tf.layers import stepping
 from pixelrnn_tf.layers.diagonal_lstm import DiagonalLSTM
 
 
@@ -22,6 +24,10 @@ class DiagonalBiLSTM(keras.layers.Layer):
 
     Input shape: `(B, H, W, F)`, F divisible by `color_channels`.
     Output shape: `(B, H, W, units)`.
+
+    Step form (see `stepping`): the left-to-right direction advances one
+    position at a time; the right-to-left one, shifted down a row, runs
+    once per finished row in `end_row`, on that row's inputs.
 
     Example:
     >>> layer = DiagonalBiLSTM(6)
@@ -55,6 +61,58 @@ class DiagonalBiLSTM(keras.layers.Layer):
         mirrored = self.backward_lstm(image_ops.flip_width(inputs))
         backward = image_ops.flip_width(mirrored)
         return forward + image_ops.shift_down(backward)  # §3.2: shift down
+
+    # === Step form ===
+
+    def get_step_cache(self, batch_size):
+        forward = self.forward_lstm.get_step_cache(batch_size)
+        width = ops.shape(forward["h"])[1]
+        return {
+            "left_to_right": forward,
+            "right_to_left": self.backward_lstm.get_step_cache(batch_size),
+            "inputs": ops.zeros(
+                (batch_size, width, self.forward_lstm.input_to_state._in_features),
+                self.compute_dtype,
+            ),
+        }
+
+    def start_row(self, cache):
+        # The right-to-left map of the row above, mirrored back: zeros for
+        # row 0 (the shift down).
+        shifted = ops.flip(cache["right_to_left"]["h"], axis=1)
+        row = {
+            **cache,
+            "left_to_right": self.forward_lstm.start_row(cache["left_to_right"]),
+            "shifted": shifted,
+        }
+        for group in range(self.color_channels):
+            start, end = stepping.group_bounds(
+                self.units, self.color_channels, group
+            )
+            row["shifted" + stepping.suffix(group)] = shifted[..., start:end]
+        return row
+
+    def step(self, inputs, cache, column, group=None):
+        cache = dict(cache)
+        forward = stepping.step(
+            self.forward_lstm, inputs, cache, column, group, "left_to_right"
+        )
+        shifted = cache["shifted" + stepping.suffix(group)]
+        outputs = forward + stepping.read(shifted, column)
+        if stepping.is_last(group, self.color_channels):
+            x = ops.cast(inputs, self.compute_dtype)
+            cache["inputs"] = stepping.write(cache["inputs"], column, x)
+        return outputs, cache
+
+    def end_row(self, cache):
+        mirrored = ops.flip(cache["inputs"], axis=1)
+        return {
+            "left_to_right": self.forward_lstm.end_row(cache["left_to_right"]),
+            "right_to_left": self.backward_lstm.scan_row(
+                mirrored, cache["right_to_left"]
+            ),
+            "inputs": cache["inputs"],
+        }
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

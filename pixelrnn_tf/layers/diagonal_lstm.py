@@ -2,8 +2,10 @@ import keras
 from keras import ops
 
 from pixelrnn_tf import image_ops
+from pixelrnn_tf.layers import stepping
 from pixelrnn_tf.layers.spatial_lstm_cell import SpatialLSTMCell
 from pixelrnn_tf.layers.spatial_lstm_cell import input_to_state_conv
+from pixelrnn_tf.layers.spatial_lstm_cell import lstm_update
 from pixelrnn_tf.layers.spatial_lstm_cell import recurrence
 
 
@@ -27,7 +29,8 @@ class DiagonalLSTMCell(SpatialLSTMCell):
 
     def state_to_state(self, h):
         h = ops.pad(h, ((0, 0), (1, 0), (0, 0)))  # (B, H+1, h): zero row on top
-        return ops.conv(h, self.recurrent_kernel, padding="valid")  # (B, H, 4h)
+        kernel = ops.cast(self.recurrent_kernel, h.dtype)
+        return ops.conv(h, kernel, padding="valid")  # (B, H, 4h)
 
 
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")
@@ -47,6 +50,13 @@ class DiagonalLSTM(keras.layers.Layer):
 
     Input shape: `(B, H, W, F)`, F divisible by `color_channels`.
     Output shape: `(B, H, W, units)`.
+
+    Step form (see `stepping`): in image coordinates the state at (r, c)
+    reads (r - 1, c) through the kernel's first tap and (r, c - 1) through
+    its second, so `start_row` applies the first tap to the whole previous
+    row and a `step` adds the second. Left of the image, the skewed scan
+    runs on zero inputs: those states depend on the weights alone and are
+    computed once per cache (`_left_border_states`). No skewing at all.
 
     Reference:
      - [van den Oord et al., 2016](https://arxiv.org/abs/1601.06759), §3.2
@@ -82,6 +92,107 @@ class DiagonalLSTM(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
+
+    # === Step form ===
+
+    def _left_border_states(self):
+        """(H, h) states h and c that the skewed scan holds at (r, -1).
+
+        Position r of skewed column r - 1 lies left of the image, where the
+        input is zero, and reads only such positions (and, for column -1,
+        the learned initial state): a function of the weights alone.
+        """
+        cell, u = self.cell, self.units
+        h, c = cell.get_initial_state(1)  # (1, H·h): skewed column -1
+        zeros = ops.zeros((1, cell.positions * 4 * u), cell.compute_dtype)
+
+        def column(r, states):  # skewed column r - 1 gives row r's border
+            h, c, border_h, border_c = states
+            _, (h, c) = cell(zeros, [h, c])
+            border_h = stepping.write(border_h, r, ops.slice(h, [0, r * u], [1, u]))
+            border_c = stepping.write(border_c, r, ops.slice(c, [0, r * u], [1, u]))
+            return h, c, border_h, border_c
+
+        borders = (ops.reshape(h, (1, -1, u)), ops.reshape(c, (1, -1, u)))
+        states = ops.fori_loop(1, cell.positions, column, (h, c, *borders))
+        return states[2][0], states[3][0]
+
+    def get_step_cache(self, batch_size):
+        """Before row 0: a zero row above (the scan pads its top)."""
+        border_h, border_c = self._left_border_states()
+        width = self.input_to_state._width
+        dtype = self.cell.compute_dtype
+        return {
+            "input_to_state": self.input_to_state.get_step_cache(batch_size),
+            "h": ops.zeros((batch_size, width, self.units), dtype),
+            "row": ops.zeros((), "int32"),
+            "border_h": border_h,
+            "border_c": border_c,
+            # The colour passes' states at the current position.
+            "h_now": ops.zeros((batch_size, self.units), dtype),
+            "c_now": ops.zeros((batch_size, self.units), dtype),
+        }
+
+    def start_row(self, cache):
+        row = dict(cache)
+        kernel = self.cell.weight(self.cell.recurrent_kernel)
+        bias = self.cell.weight(self.cell.bias)
+        above = ops.matmul(cache["h"], kernel[0]) + bias  # (B, W, 4h)
+        row["above"], row["left_kernel"] = above, kernel[1]
+        for group in range(self.color_channels):
+            key = stepping.suffix(group)
+            columns = self.input_to_state._group_columns(group)
+            row["above" + key] = ops.take(above, columns, axis=-1)
+            row["left_kernel" + key] = ops.take(kernel[1], columns, axis=-1)
+        row["input_to_state"] = self.input_to_state.start_row(
+            cache["input_to_state"]
+        )
+        # The row's states, column c at c + 1 after the border state at 0;
+        # the columns are written by the steps.
+        batch = ops.shape(cache["h"])[0]
+        for name in ("h", "c"):
+            border = ops.take(cache[f"border_{name}"], cache["row"], axis=0)
+            border = ops.broadcast_to(border, (batch, 1, self.units))
+            row[f"{name}_row"] = ops.concatenate([border, cache["h"]], axis=1)
+        return row
+
+    def step(self, inputs, cache, column, group=None):
+        cache, key = dict(cache), stepping.suffix(group)
+        c = self.color_channels
+        z = stepping.step(self.input_to_state, inputs, cache, column, group)
+        h_left = stepping.read(cache["h_row"], column)
+        z = z + stepping.read(cache["above" + key], column)
+        z = z + ops.matmul(h_left, cache["left_kernel" + key])
+        c_left = stepping.part(stepping.read(cache["c_row"], column), group, c)
+        h, c_new = lstm_update(z, c_left)
+        h_now = stepping.keep(cache, "h_now", h, group, c)
+        c_now = stepping.keep(cache, "c_now", c_new, group, c)
+        if stepping.is_last(group, c):
+            cache["h_row"] = stepping.write(cache["h_row"], column + 1, h_now)
+            cache["c_row"] = stepping.write(cache["c_row"], column + 1, c_now)
+        return h, cache
+
+    def end_row(self, cache):
+        keep = ("row", "border_h", "border_c", "h_now", "c_now")
+        return {
+            "input_to_state": self.input_to_state.end_row(
+                cache["input_to_state"]
+            ),
+            "h": cache["h_row"][:, 1:],
+            **{key: cache[key] for key in keep},
+            "row": cache["row"] + 1,
+        }
+
+    def scan_row(self, inputs, cache):
+        """A whole row of inputs (B, W, F) through the step form: the cache
+        after it, whose "h" is the row's hidden states (B, W, h)."""
+
+        def body(column, cache):
+            return self.step(stepping.read(inputs, column), cache, column)[1]
+
+        cache = self.start_row(cache)
+        cache = ops.fori_loop(0, ops.shape(inputs)[1], body, cache)
+        return self.end_row(cache)
 
     def get_config(self):
         config = super().get_config()

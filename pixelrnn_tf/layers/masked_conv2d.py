@@ -1,7 +1,9 @@
 import keras
+import numpy as np
 from keras import ops
 
 from pixelrnn_tf import masks
+from pixelrnn_tf.layers import stepping
 
 
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")
@@ -29,6 +31,10 @@ class MaskedConv2D(keras.layers.Conv2D):
 
     Input shape: `(B, H, W, in_features)`.
     Output shape: `(B, H, W, filters)`.
+
+    Step form (for cached sampling; see `get_step_cache`): the rows above
+    the current one are convolved once per row in `start_row`, and `step`
+    adds the taps of the current row, left of and at the new position.
 
     Example:
     >>> layer = MaskedConv2D(6, 3, mask_type="A")
@@ -86,6 +92,8 @@ class MaskedConv2D(keras.layers.Conv2D):
         self.out_chunks = out_chunks
 
     def build(self, input_shape):
+        self._width = input_shape[2]  # the step form's row length
+        self._in_features = input_shape[-1]
         # Validates the groups and kernel before any weight is created.
         self._mask = masks.conv_mask(  # NumPy constant: not a weight
             self.kernel_size,
@@ -100,6 +108,119 @@ class MaskedConv2D(keras.layers.Conv2D):
     def convolution_op(self, inputs, kernel):
         mask = ops.cast(self._mask, kernel.dtype)
         return super().convolution_op(inputs, kernel * mask)
+
+    # === Step form: one position at a time, in raster order ===
+
+    def get_step_cache(self, batch_size):
+        """The empty cache before row 0.
+
+        "above": the `kh // 2` input rows above, zero-padded left and right
+        (rows above the image are zeros, as under "same" padding);
+        "inputs": the current row's inputs, `kw // 2` zero columns first.
+        """
+        kh, kw = self.kernel_size
+        cache = {}
+        if kh > 1:
+            cache["above"] = ops.zeros(
+                (batch_size, kh // 2, self._width + kw - 1, self._in_features),
+                self.compute_dtype,
+            )
+        if kh > 1 or kw > 1:
+            cache["inputs"] = ops.zeros(
+                (batch_size, self._width + kw // 2, self._in_features),
+                self.compute_dtype,
+            )
+        return cache
+
+    def _group_columns(self, group):
+        """The output features of colour group `group` (per out chunk)."""
+        size = self.filters // self.out_chunks
+        groups = masks.channel_groups(size, self.color_channels)
+        return np.flatnonzero(np.tile(groups, self.out_chunks) == group)
+
+    def _centre_inputs(self, group):
+        """How many leading input features the centre tap of group reads."""
+        groups = masks.channel_groups(self._in_features, self.color_channels)
+        limit = group if self.mask_type == "A" else group + 1
+        return int(np.sum(groups < limit))
+
+    def start_row(self, cache):
+        """Per-row work: the rows above, convolved for the whole row, and
+        the kernel's taps split by colour group for the colour passes."""
+        kh, kw = self.kernel_size
+        p, f = kw // 2, self._in_features
+        kernel = ops.cast(self.kernel, self.compute_dtype)
+        kernel = kernel * ops.cast(self._mask, kernel.dtype)
+        taps = ops.reshape(kernel[kh // 2, : p + 1], (-1, self.filters))
+        pieces = {"centre_taps": taps[p * f :]}
+        if p:
+            pieces["left_taps"] = taps[: p * f]  # columns c - p ... c - 1
+        if kh > 1:
+            above = ops.conv(cache["above"], kernel[: kh // 2], padding="valid")
+            pieces["context"] = above[:, 0]  # (B, W, filters)
+        if self.use_bias:
+            pieces["bias"] = ops.cast(self.bias, self.compute_dtype)
+        row = {**cache, **pieces}
+        for group in range(self.color_channels):
+            columns = self._group_columns(group)
+            for key, value in pieces.items():
+                if key == "centre_taps":
+                    value = value[: self._centre_inputs(group)]
+                row[key + stepping.suffix(group)] = ops.take(
+                    value, columns, axis=-1
+                )
+        return row
+
+    def step(self, inputs, cache, column, group=None):
+        """Outputs at (row, `column`) from the inputs there.
+
+        Args:
+            inputs: (B, in_features), the layer's input at the position.
+            cache: from `start_row` or the previous `step` of this row.
+            column: Python int or int32 scalar. The steps of a row go left
+                to right; a position may be stepped again: the last step
+                wins.
+            group: None, or the colour pass (see `stepping`): then only
+                that group's outputs are computed and returned.
+
+        Returns:
+            (outputs (B, filters) or (B, filters of the group), cache).
+        """
+        p = self.kernel_size[1] // 2
+        key = stepping.suffix(group)
+        x = ops.cast(inputs, self.compute_dtype)
+        centre = x if group is None else x[:, : self._centre_inputs(group)]
+        y = ops.matmul(centre, cache["centre_taps" + key])
+        if p:
+            left = stepping.read_window(cache["inputs"], column, p)
+            y = y + ops.matmul(left, cache["left_taps" + key])
+        if "context" in cache:
+            y = y + stepping.read(cache["context" + key], column)
+        if self.use_bias:
+            y = y + cache["bias" + key]
+        if self.activation is not None:
+            y = self.activation(y)
+        if stepping.is_last(group, self.color_channels):
+            cache = self.record(x, cache, column)
+        return y, cache
+
+    def record(self, inputs, cache, column):
+        """Keep `inputs` as the input at `column`, computing nothing."""
+        if "inputs" not in cache:
+            return cache
+        x = ops.cast(inputs, self.compute_dtype)
+        column = column + self.kernel_size[1] // 2
+        return {**cache, "inputs": stepping.write(cache["inputs"], column, x)}
+
+    def end_row(self, cache):
+        """Keep the finished row among the rows above; drop per-row work."""
+        kh, kw = self.kernel_size
+        if kh == 1:
+            return {key: cache[key] for key in ("inputs",) if key in cache}
+        p = kw // 2
+        row = ops.pad(cache["inputs"][:, p:], ((0, 0), (p, p), (0, 0)))
+        above = ops.concatenate([cache["above"][:, 1:], row[:, None]], axis=1)
+        return {"above": above, "inputs": cache["inputs"]}
 
     def get_config(self):
         config = super().get_config()

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from pixelrnn_tf.layers import stepping
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 
 
@@ -74,6 +75,35 @@ class PerChannelSoftmaxHead(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.color_channels, self.num_levels)
+
+    # === Step form (see `stepping`): 1×1 convolutions, no cache ===
+
+    def _convs(self):
+        return (self.hidden_conv, self.logits_conv)
+
+    def get_step_cache(self, batch_size):
+        kept = {"hidden_out": self.hidden_dim}
+        return stepping.get_step_cache(
+            self._convs(), batch_size, kept, self.compute_dtype
+        )
+
+    def start_row(self, cache):
+        return stepping.start_row(self._convs(), cache)
+
+    def step(self, inputs, cache, column, group=None):
+        """Logits at one position: (B, color_channels, num_levels), or
+        (B, num_levels) of colour `group` in a colour pass."""
+        cache, c = dict(cache), self.color_channels
+        x = ops.cast(inputs, self.compute_dtype)
+        x = stepping.step(self.hidden_conv, ops.relu(x), cache, column, group)
+        x = stepping.keep(cache, "hidden_out", x, group, c)
+        x = stepping.step(self.logits_conv, ops.relu(x), cache, column, group)
+        if group is None:
+            x = ops.reshape(x, (-1, self.color_channels, self.num_levels))
+        return x, cache
+
+    def end_row(self, cache):
+        return stepping.end_row(self._convs(), cache)
 
     def get_config(self):
         config = super().get_config()

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from pixelrnn_tf.layers import stepping
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 
 
@@ -76,6 +77,35 @@ class PixelCNNResidualBlock(keras.layers.Layer):
         x = self.hidden_conv(ops.relu(x))  # k×k, h -> h
         x = self.expand_conv(ops.relu(x))  # h -> 2h
         return inputs + x if self.use_residual else x
+
+    # === Step form (see `stepping`): the k×k conv caches its rows ===
+
+    def _convs(self):
+        return (self.reduce_conv, self.hidden_conv, self.expand_conv)
+
+    def get_step_cache(self, batch_size):
+        kept = {"reduce_out": self.units, "hidden_out": self.units}
+        return stepping.get_step_cache(
+            self._convs(), batch_size, kept, self.compute_dtype
+        )
+
+    def start_row(self, cache):
+        return stepping.start_row(self._convs(), cache)
+
+    def step(self, inputs, cache, column, group=None):
+        cache, c = dict(cache), self.color_channels
+        x = ops.cast(inputs, self.compute_dtype)
+        y = stepping.step(self.reduce_conv, ops.relu(x), cache, column, group)
+        y = stepping.keep(cache, "reduce_out", y, group, c)
+        y = stepping.step(self.hidden_conv, ops.relu(y), cache, column, group)
+        y = stepping.keep(cache, "hidden_out", y, group, c)
+        y = stepping.step(self.expand_conv, ops.relu(y), cache, column, group)
+        if self.use_residual:
+            y = y + stepping.part(x, group, c)
+        return y, cache
+
+    def end_row(self, cache):
+        return stepping.end_row(self._convs(), cache)
 
     def get_config(self):
         config = super().get_config()

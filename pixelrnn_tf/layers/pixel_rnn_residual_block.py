@@ -1,5 +1,7 @@
 import keras
+from keras import ops
 
+from pixelrnn_tf.layers import stepping
 from pixelrnn_tf.layers.diagonal_bilstm import DiagonalBiLSTM
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 from pixelrnn_tf.layers.row_lstm import RowLSTM
@@ -83,6 +85,33 @@ class PixelRNNResidualBlock(keras.layers.Layer):
     def call(self, inputs):
         x = self.output_conv(self.lstm(inputs))  # h -> 2h (§3.3)
         return inputs + x if self.use_residual else x
+
+    # === Step form (see `stepping`) ===
+
+    def _parts(self):
+        return (self.lstm, self.output_conv)
+
+    def get_step_cache(self, batch_size):
+        kept = {"lstm_out": self.units}
+        return stepping.get_step_cache(
+            self._parts(), batch_size, kept, self.compute_dtype
+        )
+
+    def start_row(self, cache):
+        return stepping.start_row(self._parts(), cache)
+
+    def step(self, inputs, cache, column, group=None):
+        cache, c = dict(cache), self.color_channels
+        x = ops.cast(inputs, self.compute_dtype)
+        y = stepping.step(self.lstm, x, cache, column, group)
+        y = stepping.keep(cache, "lstm_out", y, group, c)
+        y = stepping.step(self.output_conv, y, cache, column, group)
+        if self.use_residual:
+            y = y + stepping.part(x, group, c)
+        return y, cache
+
+    def end_row(self, cache):
+        return stepping.end_row(self._parts(), cache)
 
     def get_config(self):
         config = super().get_config()

@@ -1,8 +1,10 @@
 import keras
 from keras import ops
 
+from pixelrnn_tf.layers import stepping
 from pixelrnn_tf.layers.spatial_lstm_cell import SpatialLSTMCell
 from pixelrnn_tf.layers.spatial_lstm_cell import input_to_state_conv
+from pixelrnn_tf.layers.spatial_lstm_cell import lstm_update
 from pixelrnn_tf.layers.spatial_lstm_cell import recurrence
 
 
@@ -32,7 +34,8 @@ class RowLSTMCell(SpatialLSTMCell):
         self.kernel_size = kernel_size
 
     def state_to_state(self, h):
-        return ops.conv(h, self.recurrent_kernel, padding="same")  # (B, W, 4h)
+        kernel = ops.cast(self.recurrent_kernel, h.dtype)
+        return ops.conv(h, kernel, padding="same")  # (B, W, 4h)
 
     def get_config(self):
         config = super().get_config()
@@ -58,6 +61,11 @@ class RowLSTM(keras.layers.Layer):
 
     Input shape: `(B, H, W, F)`, F divisible by `color_channels`.
     Output shape: `(B, H, W, units)`.
+
+    Step form (see `stepping`): the state-to-state part of row r depends
+    only on row r - 1, so `start_row` computes it for the whole row; a
+    `step` adds the input-to-state taps at (r, c - k//2 ... c) and applies
+    the gates of one position.
 
     Example:
     >>> layer = RowLSTM(6)
@@ -99,6 +107,60 @@ class RowLSTM(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
+
+    # === Step form ===
+
+    def get_step_cache(self, batch_size):
+        """Before row 0: the learned initial state stands for row -1."""
+        shape = (batch_size, self.cell.positions, self.units)
+        h, c = self.cell.get_initial_state(batch_size)
+        return {
+            "input_to_state": self.input_to_state.get_step_cache(batch_size),
+            "h": ops.reshape(h, shape),  # the row above; then this row
+            "c": ops.reshape(c, shape),
+            # The colour passes' states at the current position.
+            "h_now": ops.zeros(shape[::2], self.compute_dtype),
+            "c_now": ops.zeros(shape[::2], self.compute_dtype),
+        }
+
+    def start_row(self, cache):
+        row = dict(cache)
+        row["input_to_state"] = self.input_to_state.start_row(
+            cache["input_to_state"]
+        )
+        bias = self.cell.weight(self.cell.bias)
+        recurrent = self.cell.state_to_state(cache["h"]) + bias  # (B, W, 4h)
+        row["recurrent"], row["c_above"] = recurrent, cache["c"]
+        for group in range(self.color_channels):
+            key = stepping.suffix(group)
+            columns = self.input_to_state._group_columns(group)
+            row["recurrent" + key] = ops.take(recurrent, columns, axis=-1)
+            start, end = stepping.group_bounds(
+                self.units, self.color_channels, group
+            )
+            row["c_above" + key] = cache["c"][..., start:end]
+        return row
+
+    def step(self, inputs, cache, column, group=None):
+        cache, key = dict(cache), stepping.suffix(group)
+        z = stepping.step(self.input_to_state, inputs, cache, column, group)
+        z = z + stepping.read(cache["recurrent" + key], column)
+        h, c = lstm_update(z, stepping.read(cache["c_above" + key], column))
+        h_now = stepping.keep(cache, "h_now", h, group, self.color_channels)
+        c_now = stepping.keep(cache, "c_now", c, group, self.color_channels)
+        if stepping.is_last(group, self.color_channels):
+            cache["h"] = stepping.write(cache["h"], column, h_now)
+            cache["c"] = stepping.write(cache["c"], column, c_now)
+        return h, cache
+
+    def end_row(self, cache):
+        keep = ("h", "c", "h_now", "c_now")
+        return {
+            "input_to_state": self.input_to_state.end_row(
+                cache["input_to_state"]
+            ),
+            **{key: cache[key] for key in keep},
+        }
 
     def get_config(self):
         config = super().get_config()

@@ -30,6 +30,16 @@ def recurrence(cell, dtype):
     )
 
 
+def lstm_update(z, c_prev):
+    """The LSTM update of paper eq. 3 from gate pre-activations [i|f|o|g].
+
+    Returns the new (h, c); `z` is (..., 4h) and `c_prev` (..., h).
+    """
+    i, f, o, g = ops.split(z, 4, axis=-1)
+    c = ops.sigmoid(f) * c_prev + ops.sigmoid(i) * ops.tanh(g)
+    return ops.sigmoid(o) * ops.tanh(c), c
+
+
 class SpatialLSTMCell(keras.layers.Layer):
     """Base cell: one LSTM step over a line of `positions` pixels (paper eq. 3).
 
@@ -100,12 +110,14 @@ class SpatialLSTMCell(keras.layers.Layer):
         c_prev = ops.reshape(states[1], (-1, p, u))
         z = ops.reshape(inputs, (-1, p, 4 * u))  # (B, P, 4h)
         z = z + self.state_to_state(h_prev) + self.bias
-        i, f, o, g = ops.split(z, 4, axis=-1)
-        c = ops.sigmoid(f) * c_prev + ops.sigmoid(i) * ops.tanh(g)
-        h = ops.sigmoid(o) * ops.tanh(c)
+        h, c = lstm_update(z, c_prev)
         h = ops.reshape(h, (-1, p * u))  # (B, P·h)
         c = ops.reshape(c, (-1, p * u))
         return h, [h, c]
+
+    def weight(self, variable):
+        """A weight in the compute dtype, for use outside `call`."""
+        return ops.cast(variable, self.compute_dtype)
 
     def get_initial_state(self, batch_size=None):
         states = []

@@ -5,6 +5,7 @@ from keras import ops
 from pixelrnn_tf import losses
 from pixelrnn_tf import optimizers
 from pixelrnn_tf import validation
+from pixelrnn_tf.layers import stepping
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 from pixelrnn_tf.layers.per_channel_softmax_head import PerChannelSoftmaxHead
 
@@ -21,6 +22,25 @@ class AutoregressiveModel(keras.Model):
     The model is its own density: `fit(images)` trains on the images as both
     input and target, with the exact NLL as loss, and nats per image and
     bits/dim as metrics.
+
+    Beside `model(images)`, the model has a step form that computes the
+    logits of one pixel from a cache of what came before (cached sampling):
+
+        cache = model.get_step_cache(batch_size)
+        for row in range(H):
+            cache = model.start_row(cache)
+            for column in range(W):
+                logits, cache = model.step(pixel, cache, column)
+            cache = model.end_row(cache)
+
+    `pixel` is (B, C), the levels at (row, column); `logits` (B, C, L) equal
+    `model(images)[:, row, column]`. The logits of colour k only read the
+    pixel's colours < k, so a sampler steps a position once per colour,
+    `step(pixel, cache, column, channel=k)`, which computes only colour
+    group k in every layer (R, then G, then B: together the work of one
+    position); `record_pixel` then stores the whole pixel, with its last
+    colour, for the positions after it (nothing else in the cache depends
+    on that colour: mask A).
 
     Args:
         block_factory: callable. Makes one residual block, 2h features in
@@ -133,6 +153,82 @@ class AutoregressiveModel(keras.Model):
             inputs = np.asarray(inputs)
         validation.check_images(inputs, self.image_shape, self.num_levels)
         return super().__call__(inputs, *args, **kwargs)
+
+    # === Step form ===
+
+    def _causal_layers(self):
+        """The layers in order, as the functional graph applies them."""
+        names = ["input_conv"]
+        names += [f"block_{i}" for i in range(self.num_layers)]
+        if self.use_skip_connections:
+            names += [f"skip_{i}" for i in range(self.num_layers)]
+        return [self.get_layer(name) for name in names + ["head"]]
+
+    def get_step_cache(self, batch_size):
+        """The cache before row 0, for a batch of `batch_size` images."""
+        layers = self._causal_layers()
+        # The colour passes' full-width outputs of every layer but the head.
+        kept = {f"{layer.name}_out": 2 * self.hidden_dim for layer in layers[:-1]}
+        dtype = layers[0].compute_dtype
+        return stepping.get_step_cache(layers, batch_size, kept, dtype)
+
+    def start_row(self, cache):
+        """Begin the next row: the work that depends on earlier rows only."""
+        return stepping.start_row(self._causal_layers(), cache)
+
+    def step(self, pixel, cache, column, channel=None):
+        """The logits at (row, `column`) given the pixel there.
+
+        Args:
+            pixel: (B, C) levels at the position; colours not yet drawn may
+                hold anything (the masks never read them).
+            cache: from `start_row` or the previous `step` of this row.
+            column: Python int or int32 scalar.
+            channel: None for the logits of every colour, (B, C, L); or
+                the colour pass k (see `pixelrnn_tf.layers.stepping`): the
+                logits of colour k only, (B, L), computing only colour
+                group k in every layer. Passes go k = 0, 1, ... at a
+                position, each with the pixel's colours < k drawn.
+
+        Returns:
+            (logits, cache).
+        """
+        cache, c = dict(cache), self.image_shape[-1]
+
+        def run(layer, x, keep=True):
+            y = stepping.step(layer, x, cache, column, channel)
+            if keep:
+                return stepping.keep(cache, f"{layer.name}_out", y, channel, c)
+            return y
+
+        x = run(self.get_layer("input_conv"), self.get_layer("rescale")(
+            ops.cast(pixel, "float32")))
+        outputs = []
+        for i in range(self.num_layers):
+            x = run(self.get_layer(f"block_{i}"), x)
+            outputs.append(x)
+        if self.use_skip_connections:  # §3.3
+            skips = [
+                run(self.get_layer(f"skip_{i}"), out, keep=False)
+                for i, out in enumerate(outputs)
+            ]
+            x = skips[0]
+            for skip in skips[1:]:
+                x = x + skip
+            x = stepping.keep(cache, "skip_0_out", x, channel, c)
+        logits = run(self.get_layer("head"), x, keep=False)
+        return logits, cache
+
+    def record_pixel(self, pixel, cache, column):
+        """The cache that a step on the whole `pixel` would leave: only the
+        first layer's input changes. Cheap: computes no layer."""
+        x = self.get_layer("rescale")(ops.cast(pixel, "float32"))
+        conv = self.get_layer("input_conv")
+        return {**cache, conv.name: conv.record(x, cache[conv.name], column)}
+
+    def end_row(self, cache):
+        """Finish the row: keep what later rows need."""
+        return stepping.end_row(self._causal_layers(), cache)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """`keras.Model.compile` with the defaults of a density model.
