@@ -129,8 +129,10 @@ def test_step_form_runs_under_mixed_precision():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("channels", [1, 3])
-@pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
+@pytest.mark.parametrize(
+    "architecture, channels",
+    [(a, 3) for a in prt.ARCHITECTURES] + [("diagonal_bilstm", 1)],
+)
 def test_step_form_jacobian_is_causal_and_equals_the_full_maps(
     architecture, channels
 ):
