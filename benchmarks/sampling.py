@@ -62,46 +62,68 @@ def naive_seconds(model, batch, steps, full):
     images = np.zeros((batch, h, w, c), "int32")
 
     def run():
-        prt.complete(model, images, h * w - unknown_pixels, seed=0,
-                     batch_size=batch, method="naive")
+        prt.complete(
+            model,
+            images,
+            h * w - unknown_pixels,
+            seed=0,
+            batch_size=batch,
+            method="naive",
+        )
 
-    prt.complete(model, images, h * w - 1, seed=0, batch_size=batch,
-                 method="naive")  # trace (the same graph: start is an input)
+    prt.complete(
+        model, images, h * w - 1, seed=0, batch_size=batch, method="naive"
+    )  # trace (the same graph: start is an input)
     per_subpixel = _timed(run) / (unknown_pixels * c)
     return per_subpixel * h * w * c, True
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", nargs="+", default=PRESETS,
-                        choices=sorted(prt.PRESETS))
+    parser.add_argument(
+        "--presets", nargs="+", default=PRESETS, choices=sorted(prt.PRESETS)
+    )
     parser.add_argument("--batches", nargs="+", type=int, default=(1, 16))
-    parser.add_argument("--naive-steps", type=int, default=64,
-                        help="sub-pixels the naive sampler draws per row")
-    parser.add_argument("--full-naive", action="store_true",
-                        help="time whole naive images (hours at CIFAR size)")
+    parser.add_argument(
+        "--naive-steps",
+        type=int,
+        default=64,
+        help="sub-pixels the naive sampler draws and times",
+    )
+    parser.add_argument(
+        "--full-naive",
+        action="store_true",
+        help="time whole naive images (hours at CIFAR size)",
+    )
     args = parser.parse_args()
 
-    print("| preset | batch | trace s | cached s/batch | cached img/s "
-          "| naive s/batch | naive img/s | ratio |")
+    print(
+        "| preset | batch | cached: first call s | cached s | cached img/s "
+        "| naive s | naive img/s | cached / naive |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name in args.presets:
         model = prt.build_model(name)
         for batch in args.batches:
-            trace, cached = cached_seconds(model, batch)
+            # The first call of a model traces and optimises the graph; a
+            # batch size needs no new trace.
+            first, cached = cached_seconds(model, batch)
             naive, estimated = naive_seconds(
                 model, batch, args.naive_steps, args.full_naive
             )
             mark = " (est.)" if estimated else ""
             print(
-                f"| {name} | {batch} | {trace - cached:.1f} | {cached:.2f} "
-                f"| {batch / cached:.3g} | {naive:.0f}{mark} "
-                f"| {batch / naive:.3g}{mark} | {naive / cached:,.0f}× |",
+                f"| {name} | {batch} | {first:.1f} | {cached:.2f} "
+                f"| {batch / cached:.3g} | {naive:,.1f}{mark} "
+                f"| {batch / naive:.3g} | {naive / cached:,.0f}× |",
                 flush=True,
             )
     if not args.full_naive:
-        print(f"\nnaive (est.): {args.naive_steps} sub-pixels drawn and timed,"
-              " times H·W·C / that number (one forward pass each).")
+        print(
+            f"\nnaive (est.): {args.naive_steps} sub-pixels (rounded up to"
+            " whole pixels) drawn and timed, times H·W·C / their number: each"
+            " is one whole forward pass. s = seconds per batch of images."
+        )
 
 
 if __name__ == "__main__":

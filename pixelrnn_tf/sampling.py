@@ -52,8 +52,9 @@ def sample(
             f"Received: num_images={num_images!r}"
         )
     canvas = np.zeros((num_images, *model.image_shape), "float32")
-    return _fill(model, canvas, 0, seed, temperature, batch_size, method,
-                 verbose)
+    return _fill(
+        model, canvas, 0, seed, temperature, batch_size, method, verbose
+    )
 
 
 def complete(
@@ -95,8 +96,16 @@ def complete(
         images, model.image_shape, model.num_levels, integers=True
     )
     start = int(num_known_pixels) * channels
-    return _fill(model, images.astype("float32"), start, seed, temperature,
-                 batch_size, method, verbose)
+    return _fill(
+        model,
+        images.astype("float32"),
+        start,
+        seed,
+        temperature,
+        batch_size,
+        method,
+        verbose,
+    )
 
 
 class _Progress:
@@ -116,8 +125,9 @@ def _batch_filler(method, verbose):
     progress = _Progress.update if verbose else None
 
     def fill(model, canvas, start, seed, temperature):
-        return sampler_cls(model).fill(canvas, start, seed, temperature,
-                                       progress)
+        return sampler_cls(model).fill(
+            canvas, start, seed, temperature, progress
+        )
 
     return fill
 
@@ -132,7 +142,9 @@ _FILLERS = {
 def _check_arguments(seed, temperature, batch_size, method, verbose):
     samplers.get(method)  # raises for an unknown method
     if verbose not in (0, 1) or isinstance(verbose, float):
-        raise ValueError(f"`verbose` must be 0 or 1. Received: verbose={verbose!r}")
+        raise ValueError(
+            f"`verbose` must be 0 or 1. Received: verbose={verbose!r}"
+        )
     if isinstance(temperature, bool) or not isinstance(
         temperature, (int, float, np.integer, np.floating)
     ):
@@ -184,7 +196,9 @@ def _fill(model, canvas, start, seed, temperature, batch_size, method, verbose):
     try:
         for i in range(0, len(canvas), batch_size):
             _Progress.done = (i // batch_size) * height
-            batch = fn(canvas[i : i + batch_size], start, [seed, i], temperature)
+            batch = fn(
+                canvas[i : i + batch_size], start, [seed, i], temperature
+            )
             out.append(np.asarray(batch))
     finally:
         _Progress.bar = None

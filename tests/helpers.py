@@ -237,7 +237,8 @@ def colour_pass_outputs(layer, inputs, color_channels, seed=0):
         parts = []
         for g in range(color_channels):
             noise = tf.constant(rng.normal(size=x.shape) * 9, x.dtype)
-            y, cache = layer.step(tf.where(groups[None] > g, noise, x), cache, c, g)
+            later = groups[None] > g
+            y, cache = layer.step(tf.where(later, noise, x), cache, c, g)
             parts.append(y)
         return tf.concat(parts, axis=-1), cache
 

@@ -126,7 +126,9 @@ SAME_IMAGE_CASES = [
 
 @pytest.mark.parametrize("shape, kw", SAME_IMAGE_CASES)
 @pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
-def test_cached_and_naive_samplers_draw_the_same_images(architecture, shape, kw):
+def test_cached_and_naive_samplers_draw_the_same_images(
+    architecture, shape, kw
+):
     model = _random_model(architecture, shape, **kw)
     for seed in (0, 1):
         cached = prt.sample(model, 5, seed=seed, batch_size=3)
@@ -152,7 +154,8 @@ def test_cached_and_naive_complete_the_same_images(architecture, shape, kw):
 
 
 def test_unknown_method_is_rejected():
-    with pytest.raises(ValueError, match=r"\['cached', 'naive'\]. Received: method='fast'"):
+    valid = r"\['cached', 'naive'\]. Received: method='fast'"
+    with pytest.raises(ValueError, match=valid):
         prt.sample(_model(), 1, method="fast")
     with pytest.raises(ValueError, match="method='fast'"):
         prt.complete(_model(), np.zeros((1, 3, 3, 3)), 1, method="fast")

@@ -20,7 +20,9 @@ from train import evaluate
 
 
 def sample_grid(model, num, seed=0, temperature=1.0, **kwargs):
-    levels = prt.sample(model, num, seed=seed, temperature=temperature, **kwargs)
+    levels = prt.sample(
+        model, num, seed=seed, temperature=temperature, **kwargs
+    )
     return images.make_grid(images.to_uint8(levels, model.num_levels))
 
 

@@ -53,6 +53,7 @@ class DiagonalBiLSTM(keras.layers.Layer):
         )
 
     def build(self, input_shape):
+        self._input_shape = tuple(input_shape)
         self.forward_lstm.build(input_shape)
         self.backward_lstm.build(input_shape)
 
@@ -65,14 +66,12 @@ class DiagonalBiLSTM(keras.layers.Layer):
     # === Step form ===
 
     def get_step_cache(self, batch_size):
-        forward = self.forward_lstm.get_step_cache(batch_size)
-        width = ops.shape(forward["h"])[1]
+        _, _, width, features = self._input_shape
         return {
-            "left_to_right": forward,
+            "left_to_right": self.forward_lstm.get_step_cache(batch_size),
             "right_to_left": self.backward_lstm.get_step_cache(batch_size),
-            "inputs": ops.zeros(
-                (batch_size, width, self.forward_lstm.input_to_state._in_features),
-                self.compute_dtype,
+            "inputs": ops.zeros(  # the row's inputs, for the right-to-left
+                (batch_size, width, features), self.compute_dtype
             ),
         }
 
@@ -80,11 +79,8 @@ class DiagonalBiLSTM(keras.layers.Layer):
         # The right-to-left map of the row above, mirrored back: zeros for
         # row 0 (the shift down).
         shifted = ops.flip(cache["right_to_left"]["h"], axis=1)
-        row = {
-            **cache,
-            "left_to_right": self.forward_lstm.start_row(cache["left_to_right"]),
-            "shifted": shifted,
-        }
+        forward = self.forward_lstm.start_row(cache["left_to_right"])
+        row = {**cache, "left_to_right": forward, "shifted": shifted}
         for group in range(self.color_channels):
             start, end = stepping.group_bounds(
                 self.units, self.color_channels, group
@@ -94,9 +90,7 @@ class DiagonalBiLSTM(keras.layers.Layer):
 
     def step(self, inputs, cache, column, group=None):
         cache = dict(cache)
-        forward = stepping.step(
-            self.forward_lstm, inputs, cache, column, group, "left_to_right"
-        )
+        forward = stepping.step(self.forward_lstm, inputs, cache, column, group)
         shifted = cache["shifted" + stepping.suffix(group)]
         outputs = forward + stepping.read(shifted, column)
         if stepping.is_last(group, self.color_channels):

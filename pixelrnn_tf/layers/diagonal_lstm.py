@@ -72,6 +72,7 @@ class DiagonalLSTM(keras.layers.Layer):
 
     def build(self, input_shape):
         _, height, width, _ = input_shape
+        self._width = width  # the step form's row length
         self.input_to_state.build(input_shape)
         self.cell = DiagonalLSTMCell(
             self.units, height, dtype=self.dtype_policy, name="cell"
@@ -107,11 +108,13 @@ class DiagonalLSTM(keras.layers.Layer):
         zeros = ops.zeros((1, cell.positions * 4 * u), cell.compute_dtype)
 
         def column(r, states):  # skewed column r - 1 gives row r's border
-            h, c, border_h, border_c = states
+            h, c, *borders = states
             _, (h, c) = cell(zeros, [h, c])
-            border_h = stepping.write(border_h, r, ops.slice(h, [0, r * u], [1, u]))
-            border_c = stepping.write(border_c, r, ops.slice(c, [0, r * u], [1, u]))
-            return h, c, border_h, border_c
+            borders = [
+                stepping.write(border, r, ops.slice(state, [0, r * u], [1, u]))
+                for border, state in zip(borders, (h, c))
+            ]
+            return h, c, *borders
 
         borders = (ops.reshape(h, (1, -1, u)), ops.reshape(c, (1, -1, u)))
         states = ops.fori_loop(1, cell.positions, column, (h, c, *borders))
@@ -120,8 +123,7 @@ class DiagonalLSTM(keras.layers.Layer):
     def get_step_cache(self, batch_size):
         """Before row 0: a zero row above (the scan pads its top)."""
         border_h, border_c = self._left_border_states()
-        width = self.input_to_state._width
-        dtype = self.cell.compute_dtype
+        width, dtype = self._width, self.cell.compute_dtype
         return {
             "input_to_state": self.input_to_state.get_step_cache(batch_size),
             "h": ops.zeros((batch_size, width, self.units), dtype),
@@ -141,7 +143,7 @@ class DiagonalLSTM(keras.layers.Layer):
         row["above"], row["left_kernel"] = above, kernel[1]
         for group in range(self.color_channels):
             key = stepping.suffix(group)
-            columns = self.input_to_state._group_columns(group)
+            columns = self.input_to_state.group_columns(group)
             row["above" + key] = ops.take(above, columns, axis=-1)
             row["left_kernel" + key] = ops.take(kernel[1], columns, axis=-1)
         row["input_to_state"] = self.input_to_state.start_row(

@@ -132,8 +132,9 @@ class MaskedConv2D(keras.layers.Conv2D):
             )
         return cache
 
-    def _group_columns(self, group):
-        """The output features of colour group `group` (per out chunk)."""
+    def group_columns(self, group):
+        """Indices of the output features of colour group `group`, in
+        order (with `out_chunks`, group `group` of each chunk in turn)."""
         size = self.filters // self.out_chunks
         groups = masks.channel_groups(size, self.color_channels)
         return np.flatnonzero(np.tile(groups, self.out_chunks) == group)
@@ -162,7 +163,7 @@ class MaskedConv2D(keras.layers.Conv2D):
             pieces["bias"] = ops.cast(self.bias, self.compute_dtype)
         row = {**cache, **pieces}
         for group in range(self.color_channels):
-            columns = self._group_columns(group)
+            columns = self.group_columns(group)
             for key, value in pieces.items():
                 if key == "centre_taps":
                     value = value[: self._centre_inputs(group)]

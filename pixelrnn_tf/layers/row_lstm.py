@@ -133,7 +133,7 @@ class RowLSTM(keras.layers.Layer):
         row["recurrent"], row["c_above"] = recurrent, cache["c"]
         for group in range(self.color_channels):
             key = stepping.suffix(group)
-            columns = self.input_to_state._group_columns(group)
+            columns = self.input_to_state.group_columns(group)
             row["recurrent" + key] = ops.take(recurrent, columns, axis=-1)
             start, end = stepping.group_bounds(
                 self.units, self.color_channels, group

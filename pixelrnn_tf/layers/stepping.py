@@ -54,11 +54,11 @@ def end_row(layers, cache):
     return {**cache, **rows}
 
 
-def step(layer, inputs, cache, column, group=None, key=None):
-    """`layer.step` on the layer's entry of a composite cache (its name, or
-    `key`), updating the cache in place; returns the outputs."""
-    key = key or layer.name
-    outputs, cache[key] = layer.step(inputs, cache[key], column, group)
+def step(layer, inputs, cache, column, group=None):
+    """`layer.step` on the layer's entry of a composite cache (keyed by its
+    name), updating the cache in place; returns the outputs."""
+    name = layer.name
+    outputs, cache[name] = layer.step(inputs, cache[name], column, group)
     return outputs
 
 
@@ -124,8 +124,10 @@ def write(buffer, index, values):
     """
     batch = ops.shape(values)[0]
     indices = ops.stack(
-        [ops.arange(batch, dtype="int32"),
-         ops.full((batch,), index, dtype="int32")],
+        [
+            ops.arange(batch, dtype="int32"),
+            ops.full((batch,), index, dtype="int32"),
+        ],
         axis=1,
     )
     return ops.scatter_update(buffer, indices, values)

@@ -168,7 +168,8 @@ class AutoregressiveModel(keras.Model):
         """The cache before row 0, for a batch of `batch_size` images."""
         layers = self._causal_layers()
         # The colour passes' full-width outputs of every layer but the head.
-        kept = {f"{layer.name}_out": 2 * self.hidden_dim for layer in layers[:-1]}
+        features = 2 * self.hidden_dim
+        kept = {f"{layer.name}_out": features for layer in layers[:-1]}
         dtype = layers[0].compute_dtype
         return stepping.get_step_cache(layers, batch_size, kept, dtype)
 

@@ -2,7 +2,6 @@ import tensorflow as tf
 from keras import ops
 
 from pixelrnn_tf.layers import stepping
-
 from pixelrnn_tf.samplers.sampler import Sampler
 
 
@@ -13,8 +12,9 @@ class CachedSampler(Sampler):
     the columns of a row. A pixel's colours take one pass each (R, then G
     given R, then B given R and G), and the pass of colour k computes only
     colour group k of one position per layer, reusing what the cache holds
-    of earlier rows, columns and passes; the drawn pixel is then recorded for the positions after it.
-    Exact: the same images as `NaiveSampler` for the same seed.
+    of earlier rows, columns and passes; the drawn pixel is then recorded
+    for the positions after it. Exact: the same images as `NaiveSampler`
+    for the same seed.
     """
 
     def initial_state(self, canvas):

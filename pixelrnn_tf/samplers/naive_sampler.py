@@ -17,11 +17,15 @@ class NaiveSampler(Sampler):
         levels = self.model.num_levels
         # The flat sub-pixel index of every canvas entry, for one-hot writes
         # (`slice_update` would lower to an XLA-only op on TensorFlow).
-        index = ops.reshape(ops.arange(height * per_row), (height, width, channels))
+        index = ops.reshape(
+            ops.arange(height * per_row), (height, width, channels)
+        )
 
         def step(j, canvas):
             logits = self.model(canvas, training=False)  # (N, H, W, C, L)
-            logits = ops.reshape(ops.take(logits, row, axis=1), (-1, per_row, levels))
+            logits = ops.reshape(
+                ops.take(logits, row, axis=1), (-1, per_row, levels)
+            )
             value = choose(j, ops.take(logits, j, axis=1))  # (N,)
             hit = index == row * per_row + j
             return ops.where(hit, value[:, None, None, None], canvas)

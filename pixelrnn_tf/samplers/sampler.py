@@ -62,8 +62,9 @@ class Sampler:
         canvas = ops.where(index < start, canvas, ops.zeros_like(canvas))
 
         def body(row, canvas, state):
-            noise = _row_noise(seed, row, ops.shape(canvas)[0], per_row,
-                               self.model.num_levels)
+            noise = _row_noise(
+                seed, row, ops.shape(canvas)[0], per_row, self.model.num_levels
+            )
             known = ops.reshape(ops.take(canvas, row, axis=1), (-1, per_row))
             offset = row * per_row
 
@@ -76,8 +77,9 @@ class Sampler:
             canvas, state = self.fill_row(row, canvas, state, choose, first)
             row = row + 1
             if progress is not None:
-                row = tf.py_function(lambda r: (progress(int(r)), r)[1],
-                                     [row], tf.int32)
+                row = tf.py_function(
+                    lambda r: (progress(int(r)), r)[1], [row], tf.int32
+                )
                 row.set_shape(())
             return row, canvas, state
 
