@@ -131,8 +131,10 @@ class DiagonalLSTM(keras.layers.Layer):
             "border_h": border_h,
             "border_c": border_c,
             # The colour passes' states at the current position.
-            "h_now": ops.zeros((batch_size, self.units), dtype),
-            "c_now": ops.zeros((batch_size, self.units), dtype),
+            **stepping.get_step_cache(
+                (), batch_size, {"h_now": self.units, "c_now": self.units},
+                dtype, self.color_channels,
+            ),
         }
 
     def start_row(self, cache):
@@ -165,10 +167,11 @@ class DiagonalLSTM(keras.layers.Layer):
         h_left = stepping.read(cache["h_row"], column)
         z = z + stepping.read(cache["above" + key], column)
         z = z + ops.matmul(h_left, cache["left_kernel" + key])
-        c_left = stepping.part(stepping.read(cache["c_row"], column), group, c)
+        c_left = stepping.read(cache["c_row"], column)
+        c_left = stepping.part(c_left, group, c, self.units)
         h, c_new = lstm_update(z, c_left)
-        h_now = stepping.keep(cache, "h_now", h, group, c)
-        c_now = stepping.keep(cache, "c_now", c_new, group, c)
+        h_now = stepping.keep(cache, "h_now", h, group)
+        c_now = stepping.keep(cache, "c_now", c_new, group)
         if stepping.is_last(group, c):
             cache["h_row"] = stepping.write(cache["h_row"], column + 1, h_now)
             cache["c_row"] = stepping.write(cache["c_row"], column + 1, c_now)

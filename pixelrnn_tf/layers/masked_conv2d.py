@@ -156,11 +156,12 @@ class MaskedConv2D(keras.layers.Conv2D):
         pieces = {"centre_taps": taps[p * f :]}
         if p:
             pieces["left_taps"] = taps[: p * f]  # columns c - p ... c - 1
-        if kh > 1:
+        bias = ops.cast(self.bias, self.compute_dtype) if self.use_bias else 0
+        if kh > 1:  # (B, W, filters), with the bias
             above = ops.conv(cache["above"], kernel[: kh // 2], padding="valid")
-            pieces["context"] = above[:, 0]  # (B, W, filters)
-        if self.use_bias:
-            pieces["bias"] = ops.cast(self.bias, self.compute_dtype)
+            pieces["context"] = above[:, 0] + bias
+        elif self.use_bias:
+            pieces["bias"] = bias
         row = {**cache, **pieces}
         for group in range(self.color_channels):
             columns = self.group_columns(group)
@@ -176,7 +177,8 @@ class MaskedConv2D(keras.layers.Conv2D):
         """Outputs at (row, `column`) from the inputs there.
 
         Args:
-            inputs: (B, in_features), the layer's input at the position.
+            inputs: (B, in_features), the layer's input at the position;
+                in a colour pass, at least the features of groups <= group.
             cache: from `start_row` or the previous `step` of this row.
             column: Python int or int32 scalar. The steps of a row go left
                 to right; a position may be stepped again: the last step
@@ -190,14 +192,16 @@ class MaskedConv2D(keras.layers.Conv2D):
         p = self.kernel_size[1] // 2
         key = stepping.suffix(group)
         x = ops.cast(inputs, self.compute_dtype)
-        centre = x if group is None else x[:, : self._centre_inputs(group)]
+        centre = x
+        if group is not None and x.shape[-1] != self._centre_inputs(group):
+            centre = x[:, : self._centre_inputs(group)]
         y = ops.matmul(centre, cache["centre_taps" + key])
         if p:
             left = stepping.read_window(cache["inputs"], column, p)
             y = y + ops.matmul(left, cache["left_taps" + key])
         if "context" in cache:
             y = y + stepping.read(cache["context" + key], column)
-        if self.use_bias:
+        elif self.use_bias:
             y = y + cache["bias" + key]
         if self.activation is not None:
             y = self.activation(y)

@@ -84,7 +84,7 @@ class PerChannelSoftmaxHead(keras.layers.Layer):
     def get_step_cache(self, batch_size):
         kept = {"hidden_out": self.hidden_dim}
         return stepping.get_step_cache(
-            self._convs(), batch_size, kept, self.compute_dtype
+            self._convs(), batch_size, kept, self.compute_dtype, self.color_channels
         )
 
     def start_row(self, cache):
@@ -93,10 +93,10 @@ class PerChannelSoftmaxHead(keras.layers.Layer):
     def step(self, inputs, cache, column, group=None):
         """Logits at one position: (B, color_channels, num_levels), or
         (B, num_levels) of colour `group` in a colour pass."""
-        cache, c = dict(cache), self.color_channels
+        cache = dict(cache)
         x = ops.cast(inputs, self.compute_dtype)
         x = stepping.step(self.hidden_conv, ops.relu(x), cache, column, group)
-        x = stepping.keep(cache, "hidden_out", x, group, c)
+        x = stepping.keep(cache, "hidden_out", x, group)
         x = stepping.step(self.logits_conv, ops.relu(x), cache, column, group)
         if group is None:
             x = ops.reshape(x, (-1, self.color_channels, self.num_levels))

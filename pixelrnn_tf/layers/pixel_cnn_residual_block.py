@@ -86,22 +86,23 @@ class PixelCNNResidualBlock(keras.layers.Layer):
     def get_step_cache(self, batch_size):
         kept = {"reduce_out": self.units, "hidden_out": self.units}
         return stepping.get_step_cache(
-            self._convs(), batch_size, kept, self.compute_dtype
+            self._convs(), batch_size, kept, self.compute_dtype, self.color_channels
         )
 
     def start_row(self, cache):
         return stepping.start_row(self._convs(), cache)
 
     def step(self, inputs, cache, column, group=None):
-        cache, c = dict(cache), self.color_channels
+        cache = dict(cache)
         x = ops.cast(inputs, self.compute_dtype)
         y = stepping.step(self.reduce_conv, ops.relu(x), cache, column, group)
-        y = stepping.keep(cache, "reduce_out", y, group, c)
+        y = stepping.keep(cache, "reduce_out", y, group)
         y = stepping.step(self.hidden_conv, ops.relu(y), cache, column, group)
-        y = stepping.keep(cache, "hidden_out", y, group, c)
+        y = stepping.keep(cache, "hidden_out", y, group)
         y = stepping.step(self.expand_conv, ops.relu(y), cache, column, group)
         if self.use_residual:
-            y = y + stepping.part(x, group, c)
+            features = self.expand_conv.filters
+            y = y + stepping.part(x, group, self.color_channels, features)
         return y, cache
 
     def end_row(self, cache):

@@ -94,20 +94,21 @@ class PixelRNNResidualBlock(keras.layers.Layer):
     def get_step_cache(self, batch_size):
         kept = {"lstm_out": self.units}
         return stepping.get_step_cache(
-            self._parts(), batch_size, kept, self.compute_dtype
+            self._parts(), batch_size, kept, self.compute_dtype, self.color_channels
         )
 
     def start_row(self, cache):
         return stepping.start_row(self._parts(), cache)
 
     def step(self, inputs, cache, column, group=None):
-        cache, c = dict(cache), self.color_channels
+        cache = dict(cache)
         x = ops.cast(inputs, self.compute_dtype)
         y = stepping.step(self.lstm, x, cache, column, group)
-        y = stepping.keep(cache, "lstm_out", y, group, c)
+        y = stepping.keep(cache, "lstm_out", y, group)
         y = stepping.step(self.output_conv, y, cache, column, group)
         if self.use_residual:
-            y = y + stepping.part(x, group, c)
+            features = self.output_conv.filters
+            y = y + stepping.part(x, group, self.color_channels, features)
         return y, cache
 
     def end_row(self, cache):

@@ -119,8 +119,10 @@ class RowLSTM(keras.layers.Layer):
             "h": ops.reshape(h, shape),  # the row above; then this row
             "c": ops.reshape(c, shape),
             # The colour passes' states at the current position.
-            "h_now": ops.zeros(shape[::2], self.compute_dtype),
-            "c_now": ops.zeros(shape[::2], self.compute_dtype),
+            **stepping.get_step_cache(
+                (), batch_size, {"h_now": self.units, "c_now": self.units},
+                self.compute_dtype, self.color_channels,
+            ),
         }
 
     def start_row(self, cache):
@@ -146,8 +148,8 @@ class RowLSTM(keras.layers.Layer):
         z = stepping.step(self.input_to_state, inputs, cache, column, group)
         z = z + stepping.read(cache["recurrent" + key], column)
         h, c = lstm_update(z, stepping.read(cache["c_above" + key], column))
-        h_now = stepping.keep(cache, "h_now", h, group, self.color_channels)
-        c_now = stepping.keep(cache, "c_now", c, group, self.color_channels)
+        h_now = stepping.keep(cache, "h_now", h, group)
+        c_now = stepping.keep(cache, "c_now", c, group)
         if stepping.is_last(group, self.color_channels):
             cache["h"] = stepping.write(cache["h"], column, h_now)
             cache["c"] = stepping.write(cache["c"], column, c_now)

@@ -13,9 +13,9 @@ position at a time in raster order, for cached sampling:
 Colour passes. A pixel's colours are drawn one after the other, and the
 masks let the outputs of colour group g read only the groups <= g of the
 same position. So `step(..., group=g)` computes only the outputs of group
-g (B, F_g) from inputs whose groups <= g are current; the caller steps
-g = 0, 1, 2 in order at a position, and each layer keeps the groups it
-computed in earlier passes in its cache. Over a pixel's passes that is the
+g (B, F_g) from the inputs of groups <= g (B, F_0 + ... + F_g; any later
+groups are ignored); the caller steps g = 0, 1, 2 in order at a position,
+and each layer keeps the groups it computed in earlier passes in its cache. Over a pixel's passes that is the
 work of one full position. `group=None` computes every group at once
 (teacher forcing) and returns (B, F).
 
@@ -33,12 +33,17 @@ from keras import ops
 from pixelrnn_tf import masks
 
 
-def get_step_cache(layers, batch_size, kept=None, dtype=None):
-    """One entry per sub-layer, and a zero (B, width) entry for each of the
-    `kept` {key: width} full-width outputs (see `keep`)."""
+def get_step_cache(layers, batch_size, kept=None, dtype=None, colours=1):
+    """One entry per sub-layer, and for each of the `kept` {key: width}
+    outputs one zero (B, F_g) piece per colour group (see `keep`)."""
     cache = {layer.name: layer.get_step_cache(batch_size) for layer in layers}
     for key, width in (kept or {}).items():
-        cache[key] = ops.zeros((batch_size, width), dtype)
+        cache[key] = tuple(
+            ops.zeros((batch_size, end - start), dtype)
+            for start, end in (
+                group_bounds(width, colours, group) for group in range(colours)
+            )
+        )
     return cache
 
 
@@ -80,28 +85,25 @@ def group_bounds(num_features, color_channels, group):
     return int(where[0]), int(where[-1]) + 1
 
 
-def part(x, group, color_channels):
-    """The features of colour group `group` of x (B, F); all for None."""
+def part(x, group, color_channels, num_features):
+    """Colour group `group` of x, whose leading features are the groups
+    of `num_features` features (all of x for None)."""
     if group is None:
         return x
-    start, end = group_bounds(x.shape[-1], color_channels, group)
+    start, end = group_bounds(num_features, color_channels, group)
     return x[:, start:end]
 
 
-def keep(cache, key, outputs, group, color_channels):
-    """Full-width features from a pass's group outputs, kept in cache[key].
-
-    The groups computed in this position's earlier passes come from the
-    cache; later groups are stale there, and no mask lets group g read them.
-    """
+def keep(cache, key, outputs, group):
+    """The features of groups <= `group` at this position: this pass's
+    outputs after those kept in cache[key] by the position's earlier
+    passes, where they are kept in turn (one piece per group)."""
     if group is None:
         return outputs
-    current = cache[key]
-    start, end = group_bounds(current.shape[-1], color_channels, group)
-    pieces = [current[:, :start], outputs, current[:, end:]]
-    full = ops.concatenate([p for p in pieces if p.shape[-1]], axis=-1)
-    cache[key] = full
-    return full
+    pieces = list(cache[key])
+    pieces[group] = outputs
+    cache[key] = tuple(pieces)
+    return outputs if group == 0 else ops.concatenate(pieces[: group + 1], -1)
 
 
 def read(buffer, index):

@@ -170,8 +170,8 @@ class AutoregressiveModel(keras.Model):
         # The colour passes' full-width outputs of every layer but the head.
         features = 2 * self.hidden_dim
         kept = {f"{layer.name}_out": features for layer in layers[:-1]}
-        dtype = layers[0].compute_dtype
-        return stepping.get_step_cache(layers, batch_size, kept, dtype)
+        dtype, colours = layers[0].compute_dtype, self.image_shape[-1]
+        return stepping.get_step_cache(layers, batch_size, kept, dtype, colours)
 
     def start_row(self, cache):
         """Begin the next row: the work that depends on earlier rows only."""
@@ -194,12 +194,12 @@ class AutoregressiveModel(keras.Model):
         Returns:
             (logits, cache).
         """
-        cache, c = dict(cache), self.image_shape[-1]
+        cache = dict(cache)
 
         def run(layer, x, keep=True):
             y = stepping.step(layer, x, cache, column, channel)
             if keep:
-                return stepping.keep(cache, f"{layer.name}_out", y, channel, c)
+                return stepping.keep(cache, f"{layer.name}_out", y, channel)
             return y
 
         x = run(self.get_layer("input_conv"), self.get_layer("rescale")(
@@ -216,7 +216,7 @@ class AutoregressiveModel(keras.Model):
             x = skips[0]
             for skip in skips[1:]:
                 x = x + skip
-            x = stepping.keep(cache, "skip_0_out", x, channel, c)
+            x = stepping.keep(cache, "skip_0_out", x, channel)
         logits = run(self.get_layer("head"), x, keep=False)
         return logits, cache
 
