@@ -4,7 +4,8 @@ For each architecture at the binarized MNIST presets (28×28×1) and the
 CIFAR-10 presets (32×32×3), at batch 1 and batch 16 (random weights; the
 cost does not depend on them):
 - cached: `prt.sample(..., method="cached")` of a whole batch, timed after
-  a first call that traces the graph (its time is printed as "trace");
+  a first call that traces the graph (its time is printed too), without
+  and with `jit_compile=True` (XLA per row);
 - naive: `prt.complete(..., method="naive")` with all but the last
   `--naive-steps` sub-pixels known, so only those are drawn. Its cost per
   sub-pixel is constant by construction (one whole forward pass each), so
@@ -43,9 +44,14 @@ def _timed(fn):
     return time.perf_counter() - begin
 
 
-def cached_seconds(model, batch):
+def cached_seconds(model, batch, jit_compile=False):
     """(trace + first call, steady call) seconds for one batch."""
-    run = lambda: prt.sample(model, batch, seed=0, batch_size=batch)  # noqa
+
+    def run():
+        prt.sample(
+            model, batch, seed=0, batch_size=batch, jit_compile=jit_compile
+        )
+
     return _timed(run), _timed(run)
 
 
@@ -99,23 +105,26 @@ def main():
 
     print(
         "| preset | batch | cached: first call s | cached s | cached img/s "
-        "| naive s | naive img/s | cached / naive |"
+        "| cached + XLA s | naive s | naive img/s | naive / cached "
+        "| naive / (cached + XLA) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in args.presets:
         model = prt.build_model(name)
         for batch in args.batches:
             # The first call of a model traces and optimises the graph; a
             # batch size needs no new trace.
             first, cached = cached_seconds(model, batch)
+            _, xla = cached_seconds(model, batch, jit_compile=True)
             naive, estimated = naive_seconds(
                 model, batch, args.naive_steps, args.full_naive
             )
             mark = " (est.)" if estimated else ""
             print(
                 f"| {name} | {batch} | {first:.1f} | {cached:.2f} "
-                f"| {batch / cached:.3g} | {naive:,.1f}{mark} "
-                f"| {batch / naive:.3g} | {naive / cached:,.0f}× |",
+                f"| {batch / cached:.3g} | {xla:.2f} | {naive:,.1f}{mark} "
+                f"| {batch / naive:.3g} | {naive / cached:,.0f}× "
+                f"| {naive / xla:,.0f}× |",
                 flush=True,
             )
     if not args.full_naive:

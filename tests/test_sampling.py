@@ -90,7 +90,9 @@ def test_complete_keeps_the_known_prefix(architecture, method):
             model, images, num_known_pixels=known, seed=1, method=method
         )
         flat, original = out.reshape(3, -1), images.reshape(3, -1)
-        np.testing.assert_array_equal(flat[:, : known * 3], original[:, : known * 3])
+        np.testing.assert_array_equal(
+            flat[:, : known * 3], original[:, : known * 3]
+        )
         assert out.dtype == np.int32 and out.max() < 4
     np.testing.assert_array_equal(
         prt.complete(model, images, num_known_pixels=9, method=method), images
@@ -201,3 +203,28 @@ def test_sample_rejects_bad_arguments(kwargs, match, method):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         prt.sample(_model(), **args)
+
+
+@pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
+def test_xla_compiled_sampling_draws_the_same_images(architecture):
+    model = _random_model(architecture, (2, 5, 3))
+    images = np.random.default_rng(2).integers(0, 4, (2, 2, 5, 3))
+    np.testing.assert_array_equal(
+        prt.sample(model, 3, seed=5, jit_compile=True),
+        prt.sample(model, 3, seed=5),
+    )
+    np.testing.assert_array_equal(
+        prt.complete(model, images, 3, seed=1, jit_compile=True),
+        prt.complete(model, images, 3, seed=1),
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"jit_compile": "yes"}, "jit_compile='yes'"),
+    ],
+)
+def test_jit_compile_argument_is_checked(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        prt.sample(_model(), 1, **kwargs)

@@ -83,8 +83,9 @@ class PerChannelSoftmaxHead(keras.layers.Layer):
 
     def get_step_cache(self, batch_size):
         kept = {"hidden_out": self.hidden_dim}
+        dtype, colours = self.compute_dtype, self.color_channels
         return stepping.get_step_cache(
-            self._convs(), batch_size, kept, self.compute_dtype, self.color_channels
+            self._convs(), batch_size, kept, dtype, colours
         )
 
     def start_row(self, cache):

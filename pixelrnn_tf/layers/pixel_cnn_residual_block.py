@@ -85,8 +85,9 @@ class PixelCNNResidualBlock(keras.layers.Layer):
 
     def get_step_cache(self, batch_size):
         kept = {"reduce_out": self.units, "hidden_out": self.units}
+        dtype, colours = self.compute_dtype, self.color_channels
         return stepping.get_step_cache(
-            self._convs(), batch_size, kept, self.compute_dtype, self.color_channels
+            self._convs(), batch_size, kept, dtype, colours
         )
 
     def start_row(self, cache):

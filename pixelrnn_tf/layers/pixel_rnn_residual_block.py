@@ -93,8 +93,9 @@ class PixelRNNResidualBlock(keras.layers.Layer):
 
     def get_step_cache(self, batch_size):
         kept = {"lstm_out": self.units}
+        dtype, colours = self.compute_dtype, self.color_channels
         return stepping.get_step_cache(
-            self._parts(), batch_size, kept, self.compute_dtype, self.color_channels
+            self._parts(), batch_size, kept, dtype, colours
         )
 
     def start_row(self, cache):

@@ -39,7 +39,9 @@ class Sampler:
         """
         raise NotImplementedError(f"{type(self).__name__}.fill_row")
 
-    def fill(self, canvas, start, seed, temperature, progress=None):
+    def fill(
+        self, canvas, start, seed, temperature, progress=None, jit_compile=False
+    ):
         """Sample every sub-pixel of `canvas` from flat index `start` on.
 
         Args:
@@ -51,6 +53,8 @@ class Sampler:
             temperature: float32 scalar > 0.
             progress: optional Python callable, called with the number of
                 rows done after each row (eager use only, not exportable).
+            jit_compile: compile each row's work with XLA (the noise and
+                the row loop stay outside it, so the images are the same).
 
         Returns:
             (N, H, W, C) float32 levels.
@@ -60,6 +64,9 @@ class Sampler:
         start = ops.cast(start, "int32")
         index = np.arange(height * per_row).reshape(height, width, channels)
         canvas = ops.where(index < start, canvas, ops.zeros_like(canvas))
+        fill_row = self.fill_row
+        if jit_compile:
+            fill_row = tf.function(fill_row, jit_compile=True, autograph=False)
 
         def body(row, canvas, state):
             noise = _row_noise(
@@ -74,7 +81,7 @@ class Sampler:
                 return ops.where(offset + j < start, _take(known, j), drawn)
 
             first = ops.clip(start - offset, 0, per_row)
-            canvas, state = self.fill_row(row, canvas, state, choose, first)
+            canvas, state = fill_row(row, canvas, state, choose, first)
             row = row + 1
             if progress is not None:
                 row = tf.py_function(
@@ -100,7 +107,7 @@ def _take(x, j):
 def _row_noise(seed, row, batch, per_row, num_levels):
     """Standard Gumbel noise (N, W·C, L) for one row, a pure function of
     (seed, row): `tf.random` stateless ops, since SavedModels keep no RNG
-    state."""
+    state. Never inside XLA, whose stateless streams differ."""
     seed = tf.random.experimental.stateless_fold_in(seed, row)
     tiny = np.finfo("float32").tiny
     u = tf.random.stateless_uniform(
