@@ -16,8 +16,9 @@ same position. So `step(..., group=g)` computes only the outputs of group
 g (B, F_g) from the inputs of groups <= g (B, F_0 + ... + F_g; any later
 groups are ignored); the caller steps g = 0, 1, 2 in order at a position,
 and each layer keeps the groups it computed in earlier passes in its
-cache. Over a pixel's passes that is the work of one full position. `group=None` computes every group at once
-(teacher forcing) and returns (B, F).
+cache. Over a pixel's passes that is the work of one full position.
+`group=None` computes every group at once (teacher forcing) and returns
+(B, F).
 
 Every entry of a cache is a fixed-shape tensor, so a cache can be the loop
 variable of a `tf.while_loop` over rows (`get_step_cache`, `end_row`) or
