@@ -6,6 +6,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import pathlib  # noqa: E402
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -16,7 +17,7 @@ tf.config.set_logical_device_configuration(
     [tf.config.LogicalDeviceConfiguration()] * 2,
 )
 
-DATA_DIR = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA_DIR = pathlib.Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(autouse=True)
@@ -28,8 +29,13 @@ def clean_keras_state():
     keras.backend.clear_session()
 
 
-@pytest.fixture
-def data_dir():
-    if not DATA_DIR.is_dir():
-        pytest.fail(f"The offline data sets are missing: {DATA_DIR}")
-    return DATA_DIR
+@pytest.fixture(scope="session")
+def binarized_mnist():
+    """The binarized MNIST subsets of tests/data (see its README):
+    {"train": 4000, "valid": 100, "test": 1000 images}, (N, 28, 28, 1)
+    uint8 in {0, 1}, the first images of each official split."""
+    with np.load(DATA_DIR / "binarized_mnist_subsets.npz") as packed:
+        return {
+            split: np.unpackbits(packed[split], axis=1).reshape(-1, 28, 28, 1)
+            for split in packed.files
+        }

@@ -1,9 +1,10 @@
 """The input pipelines of `pixelrnn_tf.data` and the NpzImageDataset builder.
 
 Offline only: TFDS through `tfds.testing.mock_data`, npz files and image
-folders written to `tmp_path`, and the shared offline copies of real data.
+folders written to `tmp_path`, and the real-data subsets in `tests/data/`.
 """
 
+import hashlib
 import textwrap
 import time
 
@@ -117,13 +118,14 @@ def test_to_levels_quantises_with_floor_bins(raw_max_level, num_levels):
     assert np.all(np.bincount(levels) > 0)  # every level is used
 
 
-def test_static_binarization_of_binarized_mnist(data_dir):
+def test_static_binarization_of_binarized_mnist(binarized_mnist, tmp_path):
+    expected = binarized_mnist["valid"][:100]
+    np.savez(tmp_path / "binarized_mnist_valid.npz", images=expected)
     config = DataConfig(
-        source=f"npz:{data_dir}/binarized_mnist_{{split}}.npz",
+        source=f"npz:{tmp_path}/binarized_mnist_{{split}}.npz",
         binarize="static",
         max_examples=100,
     )
-    expected = np.load(data_dir / "binarized_mnist_valid.npz")["images"][:100]
     assert data.load_split(config, "valid")[1] == 1
     ds = data.make_dataset(config, "valid", (28, 28, 1), 2, 32, training=False)
     batches = _batches(ds)
@@ -401,3 +403,16 @@ def test_bad_imports_are_reported():
     config = DataConfig(source="tfds:x", imports=("no_such_module_xyz",))
     with pytest.raises(ValueError, match="Received: imports="):
         data.load_split(config, "train")
+
+
+def test_binarized_mnist_subsets_match_their_checksums(binarized_mnist):
+    # tests/data/README.md: the first images of each official split.
+    expected = {
+        "train": (4000, "1e1f490eb452543ab8df972cc3b2720256fd27615f97150c"),
+        "valid": (100, "27a2e7d744317249be693e81cba62cd2788317913ab66d8a"),
+        "test": (1000, "630bae33d86232c30b0b764583a560a3223cf2ec088208d4"),
+    }
+    for split, (count, digest) in expected.items():
+        images = binarized_mnist[split]
+        assert images.shape == (count, 28, 28, 1) and images.dtype == np.uint8
+        assert hashlib.sha256(images.tobytes()).hexdigest().startswith(digest)

@@ -20,11 +20,10 @@ def _bernoulli_baseline_nats(train, test):
     [("pixel_cnn", 4000, 4, 3), ("row_lstm", 3000, 2, 2)],
 )
 def test_fit_beats_uniform_and_independent_baselines(
-    data_dir, architecture, num_train, num_layers, epochs
+    binarized_mnist, architecture, num_train, num_layers, epochs
 ):
-    train = np.load(data_dir / "binarized_mnist_train.npz")["images"]
-    test = np.load(data_dir / "binarized_mnist_test.npz")["images"][:1000]
-    train = train[:num_train]
+    train = binarized_mnist["train"][:num_train]
+    test = binarized_mnist["test"][:1000]
     model = prt.build_model(
         prt.ModelConfig(
             architecture=architecture,
