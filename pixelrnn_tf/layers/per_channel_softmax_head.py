@@ -2,11 +2,12 @@ import keras
 from keras import ops
 
 from pixelrnn_tf.layers import stepping
+from pixelrnn_tf.layers.step_composite import StepComposite
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 
 
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")
-class PerChannelSoftmaxHead(keras.layers.Layer):
+class PerChannelSoftmaxHead(StepComposite, keras.layers.Layer):
     """Output stack and per-channel softmax logits (paper §2.2, Table 1).
 
     ReLU -> 1×1 mask-B conv (`hidden_dim`) -> ReLU -> 1×1 mask-B conv
@@ -78,18 +79,11 @@ class PerChannelSoftmaxHead(keras.layers.Layer):
 
     # === Step form (see `stepping`): 1×1 convolutions, no cache ===
 
-    def _convs(self):
+    def step_kept(self):
+        return {"hidden_out": self.hidden_dim}
+
+    def step_parts(self):
         return (self.hidden_conv, self.logits_conv)
-
-    def get_step_cache(self, batch_size):
-        kept = {"hidden_out": self.hidden_dim}
-        dtype, colours = self.compute_dtype, self.color_channels
-        return stepping.get_step_cache(
-            self._convs(), batch_size, kept, dtype, colours
-        )
-
-    def start_row(self, cache):
-        return stepping.start_row(self._convs(), cache)
 
     def step(self, inputs, cache, column, group=None):
         """Logits at one position: (B, color_channels, num_levels), or
@@ -102,9 +96,6 @@ class PerChannelSoftmaxHead(keras.layers.Layer):
         if group is None:
             x = ops.reshape(x, (-1, self.color_channels, self.num_levels))
         return x, cache
-
-    def end_row(self, cache):
-        return stepping.end_row(self._convs(), cache)
 
     def get_config(self):
         config = super().get_config()

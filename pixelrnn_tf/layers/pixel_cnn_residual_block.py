@@ -2,11 +2,12 @@ import keras
 from keras import ops
 
 from pixelrnn_tf.layers import stepping
+from pixelrnn_tf.layers.step_composite import StepComposite
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 
 
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")
-class PixelCNNResidualBlock(keras.layers.Layer):
+class PixelCNNResidualBlock(StepComposite, keras.layers.Layer):
     """PixelCNN residual block (paper §3.5, Figure 5).
 
     2h -> ReLU -> 1×1 -> h -> ReLU -> k×k -> h -> ReLU -> 1×1 -> 2h, plus the
@@ -80,18 +81,11 @@ class PixelCNNResidualBlock(keras.layers.Layer):
 
     # === Step form (see `stepping`): the k×k conv caches its rows ===
 
-    def _convs(self):
+    def step_kept(self):
+        return {"reduce_out": self.units, "hidden_out": self.units}
+
+    def step_parts(self):
         return (self.reduce_conv, self.hidden_conv, self.expand_conv)
-
-    def get_step_cache(self, batch_size):
-        kept = {"reduce_out": self.units, "hidden_out": self.units}
-        dtype, colours = self.compute_dtype, self.color_channels
-        return stepping.get_step_cache(
-            self._convs(), batch_size, kept, dtype, colours
-        )
-
-    def start_row(self, cache):
-        return stepping.start_row(self._convs(), cache)
 
     def step(self, inputs, cache, column, group=None):
         cache = dict(cache)
@@ -105,9 +99,6 @@ class PixelCNNResidualBlock(keras.layers.Layer):
             features = self.expand_conv.filters
             y = y + stepping.part(x, group, self.color_channels, features)
         return y, cache
-
-    def end_row(self, cache):
-        return stepping.end_row(self._convs(), cache)
 
     def get_config(self):
         config = super().get_config()

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from pixelrnn_tf.layers import stepping
+from pixelrnn_tf.layers.step_composite import StepComposite
 from pixelrnn_tf.layers.diagonal_bilstm import DiagonalBiLSTM
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 from pixelrnn_tf.layers.row_lstm import RowLSTM
@@ -10,7 +11,7 @@ RNN_TYPES = ("row_lstm", "diagonal_bilstm")
 
 
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")
-class PixelRNNResidualBlock(keras.layers.Layer):
+class PixelRNNResidualBlock(StepComposite, keras.layers.Layer):
     """A PixelRNN layer with its residual connection (paper §3.3, Figure 5).
 
     The 2h input features go through the LSTM layer, whose input-to-state
@@ -88,18 +89,11 @@ class PixelRNNResidualBlock(keras.layers.Layer):
 
     # === Step form (see `stepping`) ===
 
-    def _parts(self):
+    def step_kept(self):
+        return {"lstm_out": self.units}
+
+    def step_parts(self):
         return (self.lstm, self.output_conv)
-
-    def get_step_cache(self, batch_size):
-        kept = {"lstm_out": self.units}
-        dtype, colours = self.compute_dtype, self.color_channels
-        return stepping.get_step_cache(
-            self._parts(), batch_size, kept, dtype, colours
-        )
-
-    def start_row(self, cache):
-        return stepping.start_row(self._parts(), cache)
 
     def step(self, inputs, cache, column, group=None):
         cache = dict(cache)
@@ -111,9 +105,6 @@ class PixelRNNResidualBlock(keras.layers.Layer):
             features = self.output_conv.filters
             y = y + stepping.part(x, group, self.color_channels, features)
         return y, cache
-
-    def end_row(self, cache):
-        return stepping.end_row(self._parts(), cache)
 
     def get_config(self):
         config = super().get_config()

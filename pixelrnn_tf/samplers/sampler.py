@@ -1,9 +1,11 @@
+import abc
+
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
 
-class Sampler:
+class Sampler(abc.ABC):
     """Fills canvases in raster order: the loop shared by every method.
 
     Sub-pixels are drawn one at a time (row, column, then R < G < B), each
@@ -29,6 +31,7 @@ class Sampler:
         """What the loop carries from row to row beside the canvas."""
         return ()
 
+    @abc.abstractmethod
     def fill_row(self, row, canvas, state, choose, first):
         """Draw the sub-pixels of `row` from row index `first` on.
 
@@ -37,7 +40,6 @@ class Sampler:
         before the start of sampling, a draw after it. Returns the new
         (canvas, state).
         """
-        raise NotImplementedError(f"{type(self).__name__}.fill_row")
 
     def fill(
         self, canvas, start, seed, temperature, progress=None, jit_compile=False
