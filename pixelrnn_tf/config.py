@@ -122,9 +122,18 @@ class ModelConfig(_ConfigMixin):
     output_dim: int | None = None  # output stack width; None: 2·hidden_dim
     use_residual: bool = True  # residual connections (§3.3)
     use_skip_connections: bool = False  # learnable skips to the output
+    # Diagonal BiLSTM: one constant column on the right closes the paper
+    # stack's blind spot (None: on; false: paper-literal). Others: None.
+    close_blind_spot: bool | None = None
 
     def validate(self):
         _check_choice(self, "architecture", ARCHITECTURES)
+        if self.architecture != "diagonal_bilstm" and self.close_blind_spot:
+            raise ValueError(
+                "`close_blind_spot` applies to the Diagonal BiLSTM only. "
+                f"Received: architecture={self.architecture!r}, "
+                "close_blind_spot=True"
+            )
         h, w, c = self.image_shape
         if min(h, w) < 1 or c not in (1, 3):
             raise ValueError(
@@ -331,10 +340,13 @@ class ExperimentConfig(_ConfigMixin):
         return type(self).from_dict(values)
 
 
-_MNIST = {"image_shape": (28, 28, 1), "num_levels": 2}
-_CIFAR = {"image_shape": (32, 32, 3), "num_levels": 256}
+# The output stack: 2 × (ReLU, 1×1 mask-B conv) with 32 maps for MNIST and
+# 1024 for CIFAR-10 and ImageNet (§4). RGB features split into equal R|G|B
+# thirds, so 1024 becomes 1023 until uneven groups exist.
+_MNIST = {"image_shape": (28, 28, 1), "num_levels": 2, "output_dim": 32}
+_CIFAR = {"image_shape": (32, 32, 3), "num_levels": 256, "output_dim": 1023}
 
-# Paper sizes: §5.2 and Tables 3-5. RGB features split into equal R|G|B
+# Paper sizes: §4 (batch sizes: §5.2). RGB features split into equal R|G|B
 # thirds, so the paper's h = 128 and h = 512 become the next multiples of 3
 # (129 and 513) for colour images; see PAPER_HIDDEN_DIM.
 PRESETS = {
@@ -381,7 +393,7 @@ PRESETS = {
     ),
 }
 
-# The paper's hidden size h for each preset (§5.2, Tables 3-5); None where
+# The paper's hidden size h for each preset (§4); None where
 # the paper gives none (the MNIST Row LSTM and PixelCNN reuse 7 × 16).
 PAPER_HIDDEN_DIM = {
     "binarized_mnist_diagonal_bilstm": 16,

@@ -122,8 +122,10 @@ MODEL_CASES = {
         {},
         helpers.minkowski_sum(MASK_A_3, helpers.row_lstm_offsets(5)),
     ),
+    # The paper's 7×7 first layer on rows wider than it spans: with the
+    # padding column (the default), the whole causal context.
     "diagonal_bilstm": (
-        {"image_shape": (4, 4, 3), "input_kernel_size": 7},
+        {"image_shape": (3, 6, 3), "input_kernel_size": 7},
         EVERYTHING,
     ),
 }
@@ -136,32 +138,44 @@ def test_model_jacobian_is_causal_and_exact(architecture, channels, policy):
     keras.config.set_dtype_policy(policy)
     overrides, field = MODEL_CASES[architecture]
     if "image_shape" in overrides:
-        overrides = dict(overrides, image_shape=(4, 4, channels))
+        height, width, _ = overrides["image_shape"]
+        overrides = dict(overrides, image_shape=(height, width, channels))
     model = _small_model(architecture, channels, **overrides)
     shape = model.image_shape
     jac = helpers.raster_jacobian(model, shape, model.num_levels)
     _check_exact_context(jac, shape, field, policy)
 
 
+@pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("num_layers", [1, 2])
-def test_diagonal_bilstm_misses_only_the_previous_rows_last_pixel(num_layers):
-    # Full context holds while the 7×7 mask-A layer spans a row (W <= 4).
-    # On wider images, the paper's design leaves one blind spot, whatever
-    # the depth: the first-layer features at (i-1, W-1) exclude that pixel
-    # (mask A), the right-to-left map reaches (i, j) only from row i-1 and
-    # the left-to-right map only from columns <= j; so (i, j) with
-    # j < W-4 never sees the pixel (i-1, W-1).
+def test_paper_literal_diagonal_bilstm_misses_one_subpixel(num_layers, channels):
+    # Without the padding column, the paper's stack is blind to one
+    # sub-pixel on rows wider than 4, whatever the depth: the first-layer
+    # features at (i-1, W-1) exclude its last colour (mask A), the
+    # right-to-left map reaches (i, j) only from row i-1 and the
+    # left-to-right map only from columns <= j; so every sub-pixel of
+    # (i, j) with j < W-4 misses the last colour of pixel (i-1, W-1).
+    shape = (3, 6, channels)
     model = _small_model(
         "diagonal_bilstm",
-        1,
-        image_shape=(3, 6, 1),
+        channels,
+        image_shape=shape,
         input_kernel_size=7,
         num_layers=num_layers,
+        close_blind_spot=False,
     )
-    jac = helpers.raster_jacobian(model, model.image_shape, 4)
+    jac = helpers.raster_jacobian(model, shape, 4)
     helpers.assert_autoregressive(jac)
     blind = np.argwhere(np.tril(jac == 0, -1))
-    expected = [[r * 6 + j, (r - 1) * 6 + 5] for r in (1, 2) for j in (0, 1)]
+    expected = [
+        [
+            np.ravel_multi_index((r, j, k), shape),
+            np.ravel_multi_index((r - 1, 5, channels - 1), shape),
+        ]
+        for r in (1, 2)
+        for j in (0, 1)
+        for k in range(channels)
+    ]
     assert sorted(blind.tolist()) == sorted(expected)
 
 

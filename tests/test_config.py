@@ -37,6 +37,9 @@ def test_unknown_field_names_the_valid_ones():
         ("input_kernel_size", 4, "Received: input_kernel_size=4"),
         ("output_dim", 10, "Received: output_dim=10"),
         ("use_residual", 1, "Received: use_residual=1"),
+        ("close_blind_spot", 1, "Received: close_blind_spot=1"),
+        # the Diagonal BiLSTM's option only (the default is PixelCNN)
+        ("close_blind_spot", True, "close_blind_spot=True"),
     ],
 )
 def test_invalid_values_raise_value_error(field, value, match):

@@ -62,10 +62,38 @@ def test_model_config_round_trip(architecture):
     for key, value in config.to_dict().items():
         if key == "architecture":
             assert model.architecture == value
+        elif key == "close_blind_spot":  # None: on for the Diagonal BiLSTM
+            closed = architecture == "diagonal_bilstm"
+            assert model_config.get(key, False) == closed
         else:
             assert model_config[key] == value, key
     clone = type(model).from_config(json.loads(json.dumps(model_config)))
     assert clone.count_params() == model.count_params()
+
+
+def test_close_blind_spot_adds_no_weights_and_round_trips(tmp_path):
+    shape = (3, 6, 3)
+    config = prt.ModelConfig(
+        architecture="diagonal_bilstm", **dict(TINY, image_shape=shape)
+    )
+    closed = prt.build_model(config)
+    literal = prt.build_model(config.replace(close_blind_spot=False))
+    literal.set_weights(closed.get_weights())  # the same weights
+    x = _images(shape=shape)
+    diff = np.abs(np.asarray(closed(x)) - np.asarray(literal(x)))
+    assert diff[:, 0].max() == 0  # row 0 never sees the previous row
+    assert diff[:, 1:].max() > 0
+    path = tmp_path / "literal.keras"
+    literal.save(path)
+    restored = keras.saving.load_model(path)
+    assert restored.close_blind_spot is False
+    np.testing.assert_array_equal(np.asarray(restored(x)), literal(x))
+    # A model saved before the option existed is the paper-literal stack.
+    legacy = literal.get_config()
+    del legacy["close_blind_spot"]
+    assert type(literal).from_config(legacy).close_blind_spot is False
+    with pytest.raises(ValueError, match="Diagonal BiLSTM only"):
+        prt.PixelRNN("row_lstm", shape, close_blind_spot=True)
 
 
 def test_fit_trains_on_images_alone_with_nll_metrics():
@@ -122,6 +150,8 @@ def test_every_preset_builds_with_the_paper_size():
             assert (config.num_layers, paper_h) == sizes[name]
             # the nearest R|G|B-divisible size at or above the paper's
             assert 0 <= config.hidden_dim - paper_h < config.image_shape[-1]
+        # the output stack: 32 maps for MNIST, 1024 (RGB: 1023) otherwise
+        assert config.output_dim == (32 if "mnist" in name else 1023)
         model = prt.build_model(name)
         assert model.image_shape == config.image_shape
         assert model.count_params() > 0

@@ -52,7 +52,19 @@ MODEL_CASES = [
 @pytest.mark.parametrize("shape, overrides", MODEL_CASES)
 @pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
 def test_model_step_form_reproduces_the_logits(architecture, shape, overrides):
-    model = _model(architecture, shape, **overrides)
+    _check_step_form(_model(architecture, shape, **overrides), shape)
+
+
+def test_paper_literal_diagonal_bilstm_step_form():
+    # The default steps a padding column at the end of each row; without it
+    # the rows end at W.
+    shape = (3, 6, 3)
+    _check_step_form(
+        _model("diagonal_bilstm", shape, close_blind_spot=False), shape
+    )
+
+
+def _check_step_form(model, shape):
     images = np.random.default_rng(0).integers(0, 4, (3, *shape))
     images = tf.constant(images, tf.float32)
     full = model(images).numpy()

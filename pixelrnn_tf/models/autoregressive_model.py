@@ -58,6 +58,10 @@ class AutoregressiveModel(keras.Model):
         use_residual: bool. Residual connections around each block.
         use_skip_connections: bool. Learnable 1×1 skip connections from
             every block to the output stack.
+        pad_right: bool. Run the network on the input with one constant
+            column (the middle level) on its right, and crop it from the
+            output stack's input. Set by `PixelRNN` to close the Diagonal
+            BiLSTM's blind spot; costs 1/W more compute, adds no weights.
         **kwargs: `keras.Model` arguments (`name`, `dtype`, ...).
     """
 
@@ -73,6 +77,7 @@ class AutoregressiveModel(keras.Model):
         output_dim=None,
         use_residual=True,
         use_skip_connections=False,
+        pad_right=False,
         **kwargs,
     ):
         image_shape = tuple(int(d) for d in image_shape)
@@ -125,7 +130,12 @@ class AutoregressiveModel(keras.Model):
 
         # === Functional model ===
         pixels = keras.Input(shape=image_shape, name="pixels")
-        x = input_conv(rescale(pixels))
+        x = rescale(pixels)
+        if pad_right:  # 0 after the rescale: the middle level
+            x = keras.layers.ZeroPadding2D(
+                ((0, 0), (0, 1)), dtype=dtype, name="pad_right"
+            )(x)
+        x = input_conv(x)
         outputs = []
         for block in blocks:
             x = block(x)
@@ -134,6 +144,10 @@ class AutoregressiveModel(keras.Model):
             x = skips[0](outputs[0])
             for skip, output in zip(skips[1:], outputs[1:]):
                 x = x + skip(output)
+        if pad_right:  # the head is 1×1: crop before it
+            x = keras.layers.Cropping2D(
+                ((0, 0), (0, 1)), dtype=dtype, name="crop_right"
+            )(x)
         logits = head(x)
         super().__init__(inputs=pixels, outputs=logits, **kwargs)
 
@@ -147,6 +161,7 @@ class AutoregressiveModel(keras.Model):
         self.output_dim = output_dim
         self.use_residual = use_residual
         self.use_skip_connections = use_skip_connections
+        self.pad_right = pad_right
 
     def __call__(self, inputs, *args, **kwargs):
         if not (ops.is_tensor(inputs) or keras.utils.is_keras_tensor(inputs)):
@@ -194,6 +209,11 @@ class AutoregressiveModel(keras.Model):
         Returns:
             (logits, cache).
         """
+        x = self.get_layer("rescale")(ops.cast(pixel, "float32"))
+        return self._step_features(x, cache, column, channel)
+
+    def _step_features(self, x, cache, column, channel, head=True):
+        """`step` from the first layer's inputs (the rescaled pixel)."""
         cache = dict(cache)
 
         def run(layer, x, keep=True):
@@ -202,8 +222,7 @@ class AutoregressiveModel(keras.Model):
                 return stepping.keep(cache, f"{layer.name}_out", y, channel)
             return y
 
-        x = run(self.get_layer("input_conv"), self.get_layer("rescale")(
-            ops.cast(pixel, "float32")))
+        x = run(self.get_layer("input_conv"), x)
         outputs = []
         for i in range(self.num_layers):
             x = run(self.get_layer(f"block_{i}"), x)
@@ -217,8 +236,9 @@ class AutoregressiveModel(keras.Model):
             for skip in skips[1:]:
                 x = x + skip
             x = stepping.keep(cache, "skip_0_out", x, channel)
-        logits = run(self.get_layer("head"), x, keep=False)
-        return logits, cache
+        if not head:
+            return None, cache
+        return run(self.get_layer("head"), x, keep=False), cache
 
     def record_pixel(self, pixel, cache, column):
         """The cache that a step on the whole `pixel` would leave: only the
@@ -229,6 +249,12 @@ class AutoregressiveModel(keras.Model):
 
     def end_row(self, cache):
         """Finish the row: keep what later rows need."""
+        if self.pad_right:  # step the constant column, which has no logits
+            ref = cache["input_conv_out"][0]
+            x = ops.zeros((ops.shape(ref)[0], self.image_shape[-1]), ref.dtype)
+            _, cache = self._step_features(
+                x, cache, self.image_shape[1], None, head=False
+            )
         return stepping.end_row(self._causal_layers(), cache)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):

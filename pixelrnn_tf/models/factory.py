@@ -22,5 +22,6 @@ def build_model(config, **kwargs):
     fields = config.to_dict()
     architecture = fields.pop("architecture")
     if architecture == "pixel_cnn":
+        fields.pop("close_blind_spot")  # None or False: nothing to close
         return PixelCNN(**fields, **kwargs)
     return PixelRNN(architecture, **fields, **kwargs)
