@@ -38,6 +38,8 @@ from pixelrnn_tf import models  # noqa: E402
 from pixelrnn_tf.config import ARCHITECTURES  # noqa: E402
 from pixelrnn_tf.config import PRESETS  # noqa: E402
 from pixelrnn_tf.config import ModelConfig  # noqa: E402
+from pixelrnn_tf.levels import to_levels  # noqa: E402
+from pixelrnn_tf.levels import to_pixels  # noqa: E402
 from pixelrnn_tf.likelihood import bits_per_dim  # noqa: E402
 from pixelrnn_tf.likelihood import log_prob  # noqa: E402
 from pixelrnn_tf.losses import BitsPerDim  # noqa: E402

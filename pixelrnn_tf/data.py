@@ -4,7 +4,7 @@
 unbatched dataset of uint8 images (H, W, C) plus the top level of the raw
 data. `make_dataset` turns that into the batches the models train on:
 
-    cache -> shuffle -> batch -> to_levels -> prefetch
+    cache -> shuffle -> batch -> quantise -> prefetch
 
 The model is its own target, so the batches hold images only, never
 (x, y) pairs. Sources:
@@ -24,8 +24,9 @@ import os
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
-from sklearn.datasets import load_digits
 from tensorflow_datasets.core.download import downloader
+
+from pixelrnn_tf import levels
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,13 @@ def _digits(split):
             f"Unknown split for source 'digits'. Valid splits: "
             f"{sorted(DIGITS_SPLITS)}. Received: split={split!r}"
         )
+    try:  # the demo extra: scikit-learn ships the data set
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ValueError(
+            "The 'digits' data set comes with scikit-learn: pip install "
+            "'pixelrnn_tf[demo]'. Received: source='digits'"
+        ) from None
     images = load_digits().images.astype(np.uint8)[..., None]
     order = np.random.default_rng(0).permutation(len(images))  # fixed split
     return images[order[DIGITS_SPLITS[split]]]
@@ -225,13 +233,14 @@ def _folder(root, split, shuffle_files):
     return ds.map(lambda example: example["image"])
 
 
-def to_levels(images, raw_max_level, num_levels, binarize="none", seed=None):
+def quantise(images, raw_max_level, num_levels, binarize="none", seed=None):
     """Raw values in [0, raw_max_level] -> int32 levels in [0, num_levels).
 
     Works on one image or a batch.
 
-    - "none": floor(x * num_levels / (raw_max_level + 1)), the identity when
-      num_levels == raw_max_level + 1 (e.g. 256 -> 4 levels is x // 64).
+    - "none": `levels.to_levels`, floor(x * num_levels / (raw_max_level + 1)),
+      the identity when num_levels == raw_max_level + 1 (e.g. 256 -> 4
+      levels is x // 64).
     - "static": the data is already 0/1; checked, returned as is.
     - "dynamic": x ~ Bernoulli(value / raw_max_level). With `seed` (a shape
       (2,) int tensor) the draw is stateless: the same seed gives the same
@@ -239,16 +248,14 @@ def to_levels(images, raw_max_level, num_levels, binarize="none", seed=None):
       seed it uses a stateful `tf.random.uniform`.
     """
     check_levels(raw_max_level, num_levels, binarize)
+    if binarize != "dynamic":  # static: 0/1 data, to_levels's identity
+        return levels.to_levels(images, num_levels, raw_max_level)
     x = tf.cast(images, tf.int32)
     check = tf.debugging.assert_less_equal(
         x, raw_max_level, message=f"Image values above {raw_max_level}"
     )
     with tf.control_dependencies([check] if check is not None else []):
         x = tf.identity(x)
-    if binarize == "none":
-        return x * num_levels // (raw_max_level + 1)
-    if binarize == "static":
-        return x
     shape = tf.shape(x)
     if seed is None:
         noise = tf.random.uniform(shape)
@@ -259,7 +266,7 @@ def to_levels(images, raw_max_level, num_levels, binarize="none", seed=None):
 
 
 def check_levels(raw_max_level, num_levels, binarize):
-    """Raise unless `to_levels` maps this data onto the model's levels."""
+    """Raise unless `quantise` maps this data onto the model's levels."""
     if binarize not in ("none", "static", "dynamic"):
         raise ValueError(
             "`binarize` must be 'none', 'static' or 'dynamic'. "
@@ -309,7 +316,7 @@ def make_dataset(
     Checks the image shape and levels first and raises a ValueError on a
     mismatch. Training batches are shuffled (reshuffled every epoch) and
     drop the remainder; evaluation keeps every image, in order. The raw
-    images are cached (`config.cache`) before `to_levels`, so a dynamic
+    images are cached (`config.cache`) before `quantise`, so a dynamic
     binarization draws new bits every epoch (`tf.data.Dataset.random` with
     `rerandomize_each_iteration`); for evaluation the bits stay fixed.
     """
@@ -324,7 +331,7 @@ def make_dataset(
             config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True
         )
     ds = ds.batch(batch_size, drop_remainder=training)
-    quantise = dict(
+    levels_of = dict(
         raw_max_level=raw_max_level,
         num_levels=num_levels,
         binarize=config.binarize,
@@ -334,12 +341,12 @@ def make_dataset(
             seed=seed, rerandomize_each_iteration=training
         )
         ds = tf.data.Dataset.zip(ds, seeds).map(
-            lambda x, s: to_levels(x, seed=tf.stack([s, seed]), **quantise),
+            lambda x, s: quantise(x, seed=tf.stack([s, seed]), **levels_of),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     else:
         ds = ds.map(
-            lambda x: to_levels(x, **quantise),
+            lambda x: quantise(x, **levels_of),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return ds.prefetch(tf.data.AUTOTUNE)

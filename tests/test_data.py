@@ -111,11 +111,49 @@ def test_npz_grayscale_without_channel_axis(tmp_path):
 )
 def test_to_levels_quantises_with_floor_bins(raw_max_level, num_levels):
     x = np.arange(raw_max_level + 1, dtype=np.uint8)
-    levels = data.to_levels(x, raw_max_level, num_levels).numpy()
+    levels = prt.to_levels(x, num_levels, raw_max_level).numpy()
     expected = np.floor(x.astype(int) * num_levels / (raw_max_level + 1))
     np.testing.assert_array_equal(levels, expected)
     assert levels.max() == num_levels - 1
     assert np.all(np.bincount(levels) > 0)  # every level is used
+    # the pipeline's quantisation is the same
+    np.testing.assert_array_equal(
+        data.quantise(x, raw_max_level, num_levels).numpy(), levels
+    )
+
+
+@pytest.mark.parametrize("max_level", [255, 16, 1, 1023])
+def test_to_pixels_spans_the_range_and_inverts_to_levels(max_level):
+    for num_levels in range(2, max_level + 2):
+        levels = np.arange(num_levels)
+        pixels = prt.to_pixels(levels, num_levels, max_level).numpy()
+        assert pixels[0] == 0 and pixels[-1] == max_level
+        assert np.all(np.diff(pixels.astype(int)) > 0)
+        linear = levels * max_level / (num_levels - 1)
+        assert np.abs(pixels - linear).max() <= max_level / num_levels
+        back = prt.to_levels(pixels, num_levels, max_level).numpy()
+        np.testing.assert_array_equal(back, levels)
+    expected = "uint8" if max_level <= 255 else "int32"
+    assert prt.to_pixels(levels, num_levels, max_level).dtype == expected
+
+
+def test_levels_and_pixels_reject_bad_input():
+    with pytest.raises(ValueError, match="Received: values in \\[0, 256\\]"):
+        prt.to_levels(np.array([0, 256]), 4)
+    with pytest.raises(ValueError, match="Received: values in \\[-1, 3\\]"):
+        prt.to_pixels(np.array([-1, 3]), 4)
+    with pytest.raises(ValueError, match="Received: values in \\[0, 4\\]"):
+        prt.to_pixels(np.array([0, 4]), 4)
+    with pytest.raises(ValueError, match="Received: num_levels=257"):
+        prt.to_levels(np.zeros(3), 257)
+    with pytest.raises(ValueError, match="Received: num_levels=4.0"):
+        prt.to_pixels(np.zeros(3), 4.0)
+    # in a graph (a tf.data map) the values are checked when it runs
+    ds = tf.data.Dataset.from_tensor_slices([[0, 300]]).map(
+        lambda x: prt.to_levels(x, 4)
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match="above 255"):
+        list(ds)
 
 
 def test_static_binarization_of_binarized_mnist(binarized_mnist, tmp_path):
@@ -366,9 +404,9 @@ def test_binary_data_with_too_many_levels(tmp_path):
         data.make_dataset(config, "train", (2, 2, 1), 256, 2, training=True)
 
 
-def test_to_levels_checks_values_at_run_time():
-    with pytest.raises(tf.errors.InvalidArgumentError, match="above 1"):
-        data.to_levels(np.array([0, 1, 7], np.uint8), 1, 2, "static")
+def test_quantise_checks_values():
+    with pytest.raises(ValueError, match="Received: values in \\[0, 7\\]"):
+        data.quantise(np.array([0, 1, 7], np.uint8), 1, 2, "static")
 
 
 @pytest.mark.parametrize("name", ["no_such_dataset_xyz", "mnist"])
