@@ -6,6 +6,7 @@ Both speak TF Serving's protocol, so they work against
     >>> with PixelRNNClient("localhost:8500") as client:
     ...     images = client.sample(4, seed=1)          # (4, H, W, C) uint8
     ...     scores = client.log_prob(images)["bits_per_dim"]
+    ...     client.model_info()["num_levels"]
 
 gRPC errors become `ServingError`s whose subclass names the status code:
 `InvalidRequestError` (INVALID_ARGUMENT), `NotFoundError` (NOT_FOUND),
@@ -178,7 +179,7 @@ def _tensor_info(info):
 
 
 class PixelRNNClient:
-    """gRPC client for the `sample`, `log_prob` and `complete` signatures.
+    """gRPC client for the signatures of `serving/signatures.py`.
 
     Args:
         target: "host:port" of the server.
@@ -246,6 +247,38 @@ class PixelRNNClient:
         }
         inputs.update(_sampling_inputs(seed, temperature))
         return self.predict("complete", inputs)["images"]
+
+    def model_info(self):
+        """What the served model is, from its `model_info` signature.
+
+        Returns {"num_levels": int, "image_shape": (H, W, C),
+        "architecture": str, "version": int}; `version` is the version that
+        answered, to pin later calls to it.
+        """
+        request = make_predict_request(
+            "model_info", {}, self.model, self.version
+        )
+        try:
+            response = self.predict_raw(request)
+        except ServingError as e:  # an unknown signature
+            missing = (  # ours, and TF Serving's
+                grpc.StatusCode.NOT_FOUND,
+                grpc.StatusCode.FAILED_PRECONDITION,
+            )
+            if e.code not in missing or "model_info" not in e.message:
+                raise
+            raise serving_error(
+                e.code,
+                f"{e.message} An export older than the model_info "
+                "signature: export the run again.",
+            ) from None
+        outputs = parse_predict_response(response)
+        return {
+            "num_levels": int(outputs["num_levels"]),
+            "image_shape": tuple(int(d) for d in outputs["image_shape"]),
+            "architecture": outputs["architecture"].item().decode(),
+            "version": response.model_spec.version.value,
+        }
 
     def metadata(self):
         """{signature: {"inputs": {name: (dtype, shape)}, "outputs": {...}}}.

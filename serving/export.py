@@ -29,7 +29,7 @@ def next_version(base):
 
 
 def build_archive(model, max_images=64):
-    """A `keras.export.ExportArchive` with the three signatures.
+    """A `keras.export.ExportArchive` with the signatures of `signatures`.
 
     `sample` comes first, so it is also `serving_default`.
     """
@@ -40,6 +40,7 @@ def build_archive(model, max_images=64):
         "sample": signatures.sample_fn(model, max_images),
         "log_prob": signatures.log_prob_fn(model),
         "complete": signatures.complete_fn(model),
+        "model_info": signatures.model_info_fn(model),
     }
     for name in signatures.SIGNATURES:  # "sample" first: serving_default
         archive.add_endpoint(name, functions[name], input_signature=specs[name])

@@ -5,6 +5,7 @@
 | `sample` (also `serving_default`) | `num_images` int32 (), `seed` int64 (), `temperature` float32 () | `images` uint8 (N, H, W, C) |
 | `log_prob` | `images` uint8 (B, H, W, C) | `log_prob` float32 (B,) nats, `bits_per_dim` float32 (B,) |
 | `complete` | `images` uint8 (B, H, W, C), `num_known_pixels` int32 (), `seed` int64 (), `temperature` float32 () | `images` uint8 (B, H, W, C) |
+| `model_info` | none | `num_levels` int32 (), `image_shape` int32 (3,) as (H, W, C), `architecture` string () |
 
 Images hold levels in [0, num_levels), not rescaled pixels (for a 256-level
 model the two coincide). Every input is validated inside the graph: a bad
@@ -12,6 +13,10 @@ request fails with INVALID_ARGUMENT and a message that says what was
 received. The sampling loop runs in the graph (the cached sampler of
 `pixelrnn_tf.samplers`), with stateless randomness from `seed`: the same
 request gives the same images, equal to `prt.sample` for that seed.
+
+`model_info` tells a client what it needs to read the images (the levels
+and the shape) without knowing the model. It has no inputs, so it answers
+over gRPC; TF Serving's REST API refuses signatures without inputs.
 """
 
 import math
@@ -21,7 +26,7 @@ import tensorflow as tf
 from pixelrnn_tf import losses
 from pixelrnn_tf import samplers
 
-SIGNATURES = ("sample", "log_prob", "complete")
+SIGNATURES = ("sample", "log_prob", "complete", "model_info")
 DEFAULT_SIGNATURE = "sample"
 
 NUM_IMAGES = tf.TensorSpec((), tf.int32, name="num_images")
@@ -41,6 +46,7 @@ def input_signatures(model):
         "sample": [NUM_IMAGES, SEED, TEMPERATURE],
         "log_prob": [images],
         "complete": [images, NUM_KNOWN_PIXELS, SEED, TEMPERATURE],
+        "model_info": [],
     }
 
 
@@ -136,3 +142,17 @@ def complete_fn(model):
         return {"images": _fill(model, canvas, start, seed, temperature)}
 
     return complete
+
+
+def model_info_fn(model):
+    """`model_info`: no inputs -> {"num_levels", "image_shape",
+    "architecture"}."""
+
+    def model_info():
+        return {
+            "num_levels": tf.constant(model.num_levels, tf.int32),
+            "image_shape": tf.constant(model.image_shape, tf.int32),
+            "architecture": tf.constant(model.architecture),
+        }
+
+    return model_info

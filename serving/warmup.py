@@ -31,6 +31,7 @@ def warmup_requests(model, model_name="pixelrnn"):
             "seed": np.int64(0),
             "temperature": np.float32(1.0),
         },
+        "model_info": {},
     }
     for name, values in inputs.items():
         request = predict_pb2.PredictRequest(

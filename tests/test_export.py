@@ -30,6 +30,14 @@ CONTRACT = {
         },
         {"images": tf.uint8},
     ),
+    "model_info": (
+        {},
+        {
+            "num_levels": tf.int32,
+            "image_shape": tf.int32,
+            "architecture": tf.string,
+        },
+    ),
 }
 
 
@@ -86,6 +94,14 @@ def test_signature_names_and_dtypes_are_the_contract(exported):
         assert {k: v.dtype for k, v in fn.structured_outputs.items()} == outputs
     default = loaded.signatures["serving_default"]
     assert set(default.structured_input_signature[1]) == set(CONTRACT["sample"][0])
+
+
+def test_model_info_describes_the_model(exported):
+    model, _, path = exported
+    out = tf.saved_model.load(path).signatures["model_info"]()
+    assert out["num_levels"].numpy() == model.num_levels == 4
+    assert tuple(out["image_shape"].numpy()) == model.image_shape == SHAPE
+    assert out["architecture"].numpy() == b"row_lstm"
 
 
 def test_log_prob_matches_keras(exported):

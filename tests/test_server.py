@@ -190,6 +190,7 @@ def test_metadata_and_status(client):
         "serving_default",
         "log_prob",
         "complete",
+        "model_info",
     }
     images = ("uint8", (None, *IMAGE_SHAPE))
     assert metadata["log_prob"] == {
@@ -206,7 +207,41 @@ def test_metadata_and_status(client):
     }
     assert metadata["complete"]["outputs"] == {"images": images}
     assert metadata["serving_default"] == metadata["sample"]
+    assert metadata["model_info"] == {
+        "inputs": {},
+        "outputs": {
+            "num_levels": ("int32", ()),
+            "image_shape": ("int32", (3,)),
+            "architecture": ("string", ()),
+        },
+    }
     assert client.status() == {1: {"state": "AVAILABLE", "error_message": ""}}
+
+
+def test_model_info_tells_levels_shape_and_version(exported, client):
+    assert client.model_info() == {
+        "num_levels": NUM_LEVELS,
+        "image_shape": IMAGE_SHAPE,
+        "architecture": "pixel_cnn",
+        "version": 1,
+    }
+
+
+def test_model_info_of_an_older_export_says_to_export_again(
+    exported, tmp_path, monkeypatch
+):
+    signatures = export.signatures
+    monkeypatch.setattr(signatures, "SIGNATURES", signatures.SIGNATURES[:3])
+    monkeypatch.setattr(export.warmup, "write_warmup_requests", lambda *a: None)
+    base = str(tmp_path / "old")
+    export.export_for_serving(exported[0], base)
+    with start(base) as srv:
+        target = f"127.0.0.1:{srv.port}"
+        with client_lib.PixelRNNClient(target) as old:
+            with pytest.raises(client_lib.NotFoundError) as info:
+                old.model_info()
+    assert '"model_info" not found' in info.value.message
+    assert "export the run again" in info.value.message
 
 
 # Bad requests: the right status code, and the server keeps serving.
@@ -292,6 +327,11 @@ BAD_REQUESTS = {
         lambda c: c.complete(random_images(1), 17),
         INVALID,
         "num_known_pixels must lie in [0, 16]",
+    ),
+    "model_info_with_an_input": (
+        _predict("model_info", num_images=np.int32(1)),
+        INVALID,
+        "unknown ['num_images']",
     ),
     "unknown_signature": (
         _predict("nope", images=random_images(1)),
