@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e '.[test,serving]'
+	$(PY) -m pip install --quiet -e '.[test,serving,demo]'
 	touch $(STAMP)
 
 install: $(STAMP)

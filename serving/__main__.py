@@ -3,12 +3,20 @@
     python -m serving export --workdir runs/cifar --base exports/pixelrnn [--version N]
     python -m serving serve --base exports/pixelrnn --port 8500
     python -m serving sample --server localhost:8500 --model pixelrnn --num 16 --out samples.png
+
+Also installed as the console scripts `pixelrnn-export` and `pixelrnn-serve`
+(`pixelrnn-sample --server` samples). TensorFlow loads once the arguments
+parse.
 """
 
-import argparse
 import logging
 import os
 import sys
+
+from train import sample
+from train.argument_parser import ArgumentParser
+
+EXPECTED = (ValueError, OSError)  # and a server's refusal: one line
 
 
 def _export(args):
@@ -46,65 +54,72 @@ def _serve(args):
 
 
 def _sample(args):
-    from pixelrnn_tf import images
-    from serving.client import PixelRNNClient
-
-    with PixelRNNClient(args.server, args.model, timeout=args.timeout) as c:
-        levels = c.sample(args.num, seed=args.seed, temperature=args.temperature)
-    grid = images.make_grid(images.to_uint8(levels, args.num_levels))
-    images.write_png(args.out, grid, scale=args.scale)
-    print(f"wrote {args.out}")
+    sample.write_grid(sample.server_grid, args)
 
 
-def _parser():
-    parser = argparse.ArgumentParser(prog="python -m serving")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _export_options(parser):
+    parser.add_argument("--workdir", required=True, help="a finished run")
+    parser.add_argument("--base", required=True, help="e.g. exports/pixelrnn")
+    parser.add_argument("--version", type=int, help="default: next integer")
+    parser.add_argument("--max-images", type=int, default=64)
+    parser.set_defaults(run=_export)
 
-    export = commands.add_parser("export", help="a run -> a SavedModel version")
-    export.add_argument("--workdir", required=True)
-    export.add_argument("--base", required=True, help="e.g. exports/pixelrnn")
-    export.add_argument("--version", type=int, help="default: next integer")
-    export.add_argument("--max-images", type=int, default=64)
-    export.set_defaults(run=_export)
 
-    serve = commands.add_parser("serve", help="the local gRPC server")
-    serve.add_argument("--base", required=True)
-    serve.add_argument("--port", type=int, default=8500)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--model", default="pixelrnn")
-    serve.add_argument("--max-images", type=int, default=64)
-    serve.add_argument("--max-batch", type=int, default=64)
-    serve.set_defaults(run=_serve)
+def _serve_options(parser):
+    parser.add_argument("--base", required=True, help="the versions' folder")
+    parser.add_argument("--port", type=int, default=8500)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--model", default="pixelrnn")
+    parser.add_argument("--max-images", type=int, default=64)
+    parser.add_argument("--max-batch", type=int, default=64)
+    parser.set_defaults(run=_serve)
 
-    sample = commands.add_parser("sample", help="ask a server for samples")
-    sample.add_argument("--server", default="localhost:8500")
-    sample.add_argument("--model", default="pixelrnn")
-    sample.add_argument("--num", type=int, default=16)
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--temperature", type=float, default=1.0)
-    sample.add_argument(
-        "--num-levels", type=int, default=256, help="the model's levels"
+
+def _sample_options(parser):
+    sample.add_server_options(
+        parser, parser, default="localhost:8500", help="default: localhost:8500"
     )
-    sample.add_argument("--out", required=True, help="a .png path")
-    sample.add_argument("--scale", type=int, default=4)
-    sample.add_argument("--timeout", type=float, default=300.0)
-    sample.set_defaults(run=_sample)
-    return parser
+    sample.add_image_options(parser)
+    parser.set_defaults(run=_sample)
+
+
+COMMANDS = {
+    "export": ("a run -> a SavedModel version", _export_options),
+    "serve": ("the local gRPC server", _serve_options),
+    "sample": ("ask a server for samples (PNG)", _sample_options),
+}
+
+
+def _main(parser, argv):
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    return parser.run(args.run, args, EXPECTED)
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    try:
-        args.run(args)
-    except Exception as e:  # noqa: BLE001 - one line for the user
-        from serving.client import ServingError
+    """`python -m serving COMMAND ...`."""
+    parser = ArgumentParser(module="serving")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, add_options) in COMMANDS.items():
+        add_options(commands.add_parser(name, help=help_text))
+    return _main(parser, argv)
 
-        if not isinstance(e, (ValueError, ServingError, OSError)):
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+def _command_main(name, argv):
+    help_text, add_options = COMMANDS[name]
+    parser = ArgumentParser(module=f"serving {name}", description=help_text)
+    add_options(parser)
+    return _main(parser, argv)
+
+
+def export_main(argv=None):
+    """`pixelrnn-export`: `python -m serving export`."""
+    return _command_main("export", argv)
+
+
+def serve_main(argv=None):
+    """`pixelrnn-serve`: `python -m serving serve`."""
+    return _command_main("serve", argv)
 
 
 if __name__ == "__main__":

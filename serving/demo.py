@@ -8,21 +8,24 @@ the TF Serving client, writes `<workdir>/served_samples.png` and stops the
 server.
 """
 
-import argparse
 import os
 import sys
 
-import keras
-
-from pixelrnn_tf import images
-from serving.client import PixelRNNClient
-from serving.export import export_for_serving
-from serving.server import serve
+from train.argument_parser import ArgumentParser
 
 
 def demo(workdir, num_images=16, seed=0):
+    import keras
+
+    from pixelrnn_tf import images
+    from serving.client import PixelRNNClient
+    from serving.export import export_for_serving
+    from serving.server import serve
+
     model = keras.saving.load_model(os.path.join(workdir, "model.keras"))
-    path = export_for_serving(model, os.path.join(workdir, "exports", "pixelrnn"))
+    path = export_for_serving(
+        model, os.path.join(workdir, "exports", "pixelrnn")
+    )
     base = os.path.dirname(path)
     with serve(base, port=0, model_name="pixelrnn") as server:
         target = f"127.0.0.1:{server.port}"
@@ -34,23 +37,25 @@ def demo(workdir, num_images=16, seed=0):
     return path, out
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m serving.demo")
-    parser.add_argument("--workdir", default="runs/demo")
-    parser.add_argument("--num", type=int, default=16)
-    args = parser.parse_args(argv)
+def _demo(args):
     if not os.path.isfile(os.path.join(args.workdir, "model.keras")):
-        print(
-            f"error: no trained model in {args.workdir}: run "
-            "`python -m train.demo` first. Received: --workdir "
-            f"{args.workdir}",
-            file=sys.stderr,
+        raise ValueError(
+            f"No trained model in {args.workdir}: run `python -m train.demo` "
+            f"first. Received: --workdir {args.workdir}"
         )
-        return 2
     path, out = demo(args.workdir, args.num)
     print(f"exported {path}")
     print(f"served {args.num} samples over gRPC: wrote {out}")
-    return 0
+
+
+def main(argv=None):
+    parser = ArgumentParser(
+        module="serving.demo", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--workdir", default="runs/demo")
+    parser.add_argument("--num", type=int, default=16)
+    args = parser.parse_args(argv)
+    return parser.run(_demo, args, (ValueError, OSError))
 
 
 if __name__ == "__main__":

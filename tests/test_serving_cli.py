@@ -6,18 +6,20 @@ import socket
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
 import pixelrnn_tf as prt
+from pixelrnn_tf import images
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
 
 
-def _cli(*args, timeout=120):
+def _cli(*args, timeout=120, module="serving"):
     return subprocess.run(
-        [sys.executable, "-m", "serving", *args],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout,
     )
 
@@ -30,9 +32,9 @@ def _free_port():
 
 @pytest.mark.slow
 def test_export_serve_and_sample_through_the_cli(tmp_path):
-    model = prt.build_model(
+    model = prt.build_model(  # 17 levels, as the digits demo
         prt.ModelConfig(architecture="pixel_cnn", image_shape=(4, 4, 1),
-                        num_levels=4, hidden_dim=4, num_layers=1)
+                        num_levels=17, hidden_dim=4, num_layers=1)
     )
     model.save(tmp_path / "model.keras")
     base = tmp_path / "exports" / "pixelrnn"
@@ -52,14 +54,20 @@ def test_export_serve_and_sample_through_the_cli(tmp_path):
         assert f"127.0.0.1:{port}" in line, line
         out = tmp_path / "served.png"
         result = _cli("sample", "--server", f"127.0.0.1:{port}", "--num", "4",
-                      "--num-levels", "4", "--scale", "1", "--out", str(out))
+                      "--scale", "1", "--out", str(out))
         assert result.returncode == 0, result.stderr
-        png = tf.io.decode_png(tf.io.read_file(str(out)))
-        assert png.shape == (11, 11, 1)
-        result = _cli("sample", "--server", f"127.0.0.1:{port}", "--model",
-                      "nope", "--out", str(out))
+        png = tf.io.decode_png(tf.io.read_file(str(out))).numpy()
+        # The server told the client its 17 levels: level 16 is white, not
+        # the near-black 16/255 of a 256-level reading.
+        levels = prt.sample(model, 4, seed=0)  # what the server samples
+        expected = images.make_grid(images.to_uint8(levels, 17))
+        np.testing.assert_array_equal(png, expected)
+        assert png.shape == (11, 11, 1) and png.max() == 255
+        result = _cli("--server", f"127.0.0.1:{port}", "--model", "nope",
+                      "--out", str(out), module="train.sample")
         assert result.returncode == 2
-        assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: NOT_FOUND: ") and "'nope'" in last
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -16,7 +16,7 @@ import tensorflow_datasets as tfds
 import pixelrnn_tf as prt
 import train
 from pixelrnn_tf.config import ExperimentConfig
-from train.run import resolve_policy
+from train.runner import resolve_policy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_MODEL = {
@@ -121,7 +121,7 @@ def _run_cli(*args, timeout=120):
 )
 def test_cli_rejects_bad_config_before_training(tmp_path, override, match):
     result = _run_cli(
-        "--config", "train/configs/digits.json",
+        "--config", "digits",  # a packaged config, by name
         "--workdir", str(tmp_path), "--set", override,
     )
     assert result.returncode == 2
@@ -162,9 +162,11 @@ def test_cli_rejects_values_above_the_declared_range(tmp_path):
 
 
 def test_configs_for_every_paper_experiment_parse():
-    names = sorted(os.listdir(os.path.join(ROOT, "train", "configs")))
     from pixelrnn_tf.config import PRESETS
+    from train import config_files
 
+    names = sorted(os.listdir(os.path.join(ROOT, "train", "configs")))
+    assert [f"{name}.json" for name in config_files.names()] == names
     for preset in PRESETS:
         assert f"{preset}.json" in names
         config = ExperimentConfig.from_json(
@@ -173,6 +175,7 @@ def test_configs_for_every_paper_experiment_parse():
         assert config.model.to_dict() == ExperimentConfig().model.replace(
             **PRESETS[preset]
         ).to_dict()
+        assert config_files.load(preset) == config  # the same file, by name
     assert "digits.json" in names
 
 
@@ -448,7 +451,7 @@ def test_clis_reject_a_missing_run(tmp_path, module):
 
 
 def test_independent_baseline_matches_a_direct_count(tmp_path):
-    from train import evaluate
+    from train import evaluation
 
     rng = np.random.default_rng(0)
     data = {s: rng.integers(0, 256, (10, 2, 2, 3)).astype("uint8")
@@ -470,7 +473,7 @@ def test_independent_baseline_matches_a_direct_count(tmp_path):
         for image in test_levels
     ])
     np.testing.assert_allclose(
-        evaluate.independent_baseline(config, "test"), expected, rtol=1e-9
+        evaluation.independent_baseline(config, "test"), expected, rtol=1e-9
     )
 
 

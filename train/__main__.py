@@ -1,23 +1,35 @@
 """Train a model from a JSON config.
 
-    python -m train --config train/configs/cifar10_diagonal_bilstm.json \
-        --workdir runs/cifar --set train.batch_size=32
+    python -m train --config cifar10_diagonal_bilstm --workdir runs/cifar \
+        --set train.batch_size=32
+
+`--config` is a JSON file or the name of a packaged config (`digits`, the
+paper's experiments: see `--help`). TensorFlow loads once the arguments
+parse.
 """
 
 import argparse
 import logging
 import sys
 
-import tensorflow as tf
-
-from pixelrnn_tf.config import ExperimentConfig
-from train import evaluate
-from train.run import run
+from train import config_fields
+from train import config_files
+from train.argument_parser import ArgumentParser
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m train")
-    parser.add_argument("--config", required=True, help="a JSON config file")
+def _parser():
+    parser = ArgumentParser(
+        module="train",
+        description="Train a model from a JSON config; resumes a stopped run.",
+        epilog=config_fields.describe,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config",
+        required=True,
+        help="a JSON file, or a packaged config: "
+        + ", ".join(config_files.names()),
+    )
     parser.add_argument("--workdir", required=True, help="the run's folder")
     parser.add_argument(
         "--set",
@@ -26,18 +38,25 @@ def main(argv=None):
         metavar="SECTION.FIELD=VALUE",
         help="override a config field (repeatable), e.g. train.epochs=3",
     )
+    return parser
+
+
+def _train(args):
+    config_files.locate(args.config)  # a bad name fails before TensorFlow
+    from train import evaluation
+    from train.runner import run
+
+    config = config_files.load(args.config, args.set)
+    history = run(config, args.workdir)
+    if history.evaluation is not None:  # the chief's
+        print(evaluation.format_results(history.evaluation))
+
+
+def main(argv=None):
+    parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        config = ExperimentConfig.from_json(args.config, args.set)
-        history = run(config, args.workdir)
-    except (ValueError, tf.errors.InvalidArgumentError) as e:
-        message = getattr(e, "message", None) or str(e)
-        print(f"error: {message.splitlines()[0]}", file=sys.stderr)
-        return 2
-    if history.evaluation is not None:  # the chief's
-        print(evaluate.format_results(history.evaluation))
-    return 0
+    return parser.run(_train, args)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import tensorflow as tf
 import pixelrnn_tf as prt
 from pixelrnn_tf import data
 from pixelrnn_tf import optimizers
-from train import evaluate
+from train import evaluation
 from train import files
 from train.callbacks import make_callbacks
 from train.distributed_loop import fit_distributed
@@ -185,7 +185,7 @@ def run(config, workdir):
         log.info("Weights fingerprint: %s", weights_fingerprint(model))
         if chief:
             files.save_model(model, os.path.join(workdir, "model.keras"))
-            results = evaluate.evaluate_model(
+            results = evaluation.evaluate_model(
                 model, config, config.data.eval_split
             )
             files.write_json(os.path.join(workdir, "eval.json"), results)
