@@ -17,6 +17,13 @@ def images_spec(model):
     return tf.TensorSpec((None, *model.image_shape), tf.float32)
 
 
+def labels_spec(model):
+    """[a batch of labels] for a class-conditional model, else []."""
+    if getattr(model, "num_classes", None) is None:
+        return []
+    return [tf.TensorSpec((None,), tf.int32)]
+
+
 def compiled(model, fn, input_signature):
     """`fn(model, *tensors)` as a `tf.function`, traced once per model.
 

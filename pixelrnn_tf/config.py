@@ -122,6 +122,7 @@ class ModelConfig(_ConfigMixin):
     output_dim: int | None = None  # output stack width; None: 2·hidden_dim
     use_residual: bool = True  # residual connections (§3.3)
     use_skip_connections: bool = False  # learnable skips to the output
+    num_classes: int | None = None  # class-conditional p(x | y) with K classes
     # Diagonal BiLSTM: one constant column on the right closes the paper
     # stack's blind spot (None: on; false: paper-literal). Others: None.
     close_blind_spot: bool | None = None
@@ -143,6 +144,8 @@ class ModelConfig(_ConfigMixin):
             )
         _check_positive(self, "num_levels", 2)
         _check_positive(self, "num_layers", 1)
+        if self.num_classes is not None:
+            _check_positive(self, "num_classes", 1)
         for name in ("input_kernel_size", "hidden_kernel_size"):
             _check_positive(self, name, 1)
             if getattr(self, name) % 2 == 0:
@@ -194,6 +197,11 @@ class DataConfig(_ConfigMixin):
     download: bool = True  # let TFDS download; fails fast when offline
     imports: tuple[str, ...] = ()  # modules that register TFDS builders
     image_key: str = "image"  # feature holding the image in TFDS examples
+    # pass the class labels on, for a class-conditional model (tfds: the
+    # `label_key` feature; npz: a `labels` array; folder: the class
+    # folders; digits: the digit)
+    labels: bool = False
+    label_key: str = "label"  # feature holding the label in TFDS examples
     # "none": quantise to num_levels; "static": the data is already 0/1;
     # "dynamic": resample x ~ Bernoulli(level / max) every epoch
     binarize: str = "none"

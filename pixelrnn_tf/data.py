@@ -48,20 +48,23 @@ def load_split(config, split, *, shuffle_files=False):
             sources; `make_dataset` shuffles examples in any case).
 
     Returns:
-        `(dataset, max_level)`: elements are uint8 tensors (H, W, C);
-        `max_level` is the top raw value (255 for 8-bit data, 16 for digits,
-        1 for data that is already binary).
+        `(dataset, max_level)`: elements are uint8 tensors (H, W, C), or
+        with `config.labels` dicts `{"images": (H, W, C) uint8, "labels":
+        int32 ()}`; `max_level` is the top raw value (255 for 8-bit data,
+        16 for digits, 1 for data that is already binary).
     """
     source = config.source
     if source == "digits" or source.startswith("npz:"):
-        images, max_level = _in_memory(config, split)
-        ds = tf.data.Dataset.from_tensor_slices(images)
+        images, labels, max_level = _in_memory(config, split)
+        ds = tf.data.Dataset.from_tensor_slices(
+            {"images": images, "labels": labels} if config.labels else images
+        )
     else:
         if source.startswith("tfds:"):
             ds, max_level = _tfds(config, split, shuffle_files)
         else:
             root = source[len("folder:") :]
-            ds, max_level = _folder(root, split, shuffle_files), 255
+            ds, max_level = _folder(config, root, split, shuffle_files), 255
         if config.max_examples is not None:
             ds = ds.take(config.max_examples)
     if config.max_level is not None:
@@ -71,22 +74,45 @@ def load_split(config, split, *, shuffle_files=False):
 
 
 def _in_memory(config, split):
-    """NumPy images of a `digits` or `npz:` split, and their max level."""
+    """NumPy images of a `digits` or `npz:` split, their labels (int32,
+    or None unless `config.labels`) and their max level."""
+    n = config.max_examples
     if config.source == "digits":
-        return _digits(split)[: config.max_examples], DIGITS_MAX_LEVEL
+        images, labels = _digits(split)
+        return images[:n], labels[:n].astype("int32"), DIGITS_MAX_LEVEL
     path = npz_split_path(config.source, split)
-    images = read_npz(path, config.source)[0][: config.max_examples]
+    images, labels = read_npz(path, config.source)
+    if config.labels:
+        labels = _npz_labels(labels, len(images), path)[:n]
+    images = images[:n]
     top = int(images.max()) if images.size else 0
     if config.max_level is not None and top > config.max_level:
         raise ValueError(
             f"{path!r} holds values up to {top}, above data.max_level. "
             f"Received: max_level={config.max_level}"
         )
-    return images, 1 if top <= 1 else 255
+    return images, labels, 1 if top <= 1 else 255
+
+
+def _npz_labels(labels, count, path):
+    """An .npz file's `labels`: whole numbers, one per image, as int32."""
+    if (
+        labels is None
+        or labels.shape != (count,)
+        or not np.issubdtype(labels.dtype, np.integer)
+        or (labels.size and labels.min() < 0)
+    ):
+        received = None if labels is None else (labels.dtype, labels.shape)
+        raise ValueError(
+            f"data.labels needs a `labels` array of {count} non-negative "
+            f"integers in {str(path)!r}. Received: {received}"
+        )
+    return labels.astype("int32")
 
 
 def _digits(split):
-    """scikit-learn's 8x8 digits (0..16) as uint8 (N, 8, 8, 1)."""
+    """scikit-learn's 8x8 digits (0..16) as uint8 (N, 8, 8, 1), and the
+    digits they show (N,)."""
     if split not in DIGITS_SPLITS:
         raise ValueError(
             f"Unknown split for source 'digits'. Valid splits: "
@@ -99,9 +125,11 @@ def _digits(split):
             "The 'digits' data set comes with scikit-learn: pip install "
             "'pixelrnn_tf[demo]'. Received: source='digits'"
         ) from None
-    images = load_digits().images.astype(np.uint8)[..., None]
+    digits = load_digits()
+    images = digits.images.astype(np.uint8)[..., None]
     order = np.random.default_rng(0).permutation(len(images))  # fixed split
-    return images[order[DIGITS_SPLITS[split]]]
+    order = order[DIGITS_SPLITS[split]]
+    return images[order], digits.target[order]
 
 
 def npz_split_path(source, split):
@@ -184,20 +212,34 @@ def _tfds(config, split, shuffle_files):
     return _select_image(ds, config), _tfds_max_level(name)
 
 
-def _select_image(ds, config):
+def _select_image(ds, config, image_key=None, label_key=None):
+    """The images of TFDS examples, or with `config.labels` dicts of
+    images and int32 labels."""
+    image_key = image_key or config.image_key
+    label_key = label_key or config.label_key
     spec = ds.element_spec
-    if not isinstance(spec, dict) or config.image_key not in spec:
-        keys = sorted(spec) if isinstance(spec, dict) else None
+    keys = sorted(spec) if isinstance(spec, dict) else None
+    for key, name in ((image_key, "image_key"), (label_key, "label_key")):
+        if name == "label_key" and not config.labels:
+            continue
+        if keys is None or key not in spec:
+            raise ValueError(
+                f"The TFDS examples have no feature {key!r} (features: "
+                f"{keys}). Received: {name}={key!r}"
+            )
+    if spec[image_key].dtype != tf.uint8:
         raise ValueError(
-            f"The TFDS examples have no feature {config.image_key!r} "
-            f"(features: {keys}). Received: image_key={config.image_key!r}"
+            f"Feature {image_key!r} must be uint8 images. Received: "
+            f"dtype={spec[image_key].dtype.name}"
         )
-    if spec[config.image_key].dtype != tf.uint8:
-        raise ValueError(
-            f"Feature {config.image_key!r} must be uint8 images. Received: "
-            f"dtype={spec[config.image_key].dtype.name}"
-        )
-    return ds.map(lambda example: example[config.image_key])
+    if not config.labels:
+        return ds.map(lambda example: example[image_key])
+    return ds.map(
+        lambda example: {
+            "images": example[image_key],
+            "labels": tf.cast(example[label_key], tf.int32),
+        }
+    )
 
 
 def _tfds_max_level(name):
@@ -205,7 +247,7 @@ def _tfds_max_level(name):
     return 1 if base in BINARY_TFDS else 255
 
 
-def _folder(root, split, shuffle_files):
+def _folder(config, root, split, shuffle_files):
     """`<root>/<split>/<label>/<image>` through `tfds.folder_dataset`."""
     received = f"Received: source={'folder:' + root!r}, split={split!r}"
     if not os.path.isdir(root):
@@ -230,7 +272,7 @@ def _folder(root, split, shuffle_files):
         root, shape=(None, None, channels)
     )
     ds = builder.as_dataset(split=split, shuffle_files=shuffle_files)
-    return ds.map(lambda example: example["image"])
+    return _select_image(ds, config, "image", "label")
 
 
 def quantise(images, raw_max_level, num_levels, binarize="none", seed=None):
@@ -295,11 +337,14 @@ def check_levels(raw_max_level, num_levels, binarize):
 
 def check_image_shape(ds, image_shape, split):
     """Raise unless the images of `ds` have shape `image_shape`."""
-    shape = tuple(ds.element_spec.shape)
+    spec = ds.element_spec
+    spec = spec["images"] if isinstance(spec, dict) else spec
+    shape = tuple(spec.shape)
     if None in shape:  # e.g. image folders: peek at the first image
         first = next(iter(ds.take(1)), None)
         if first is None:
             raise ValueError(f"The split is empty. Received: split={split!r}")
+        first = first["images"] if isinstance(first, dict) else first
         shape = tuple(first.shape)
     if shape != tuple(image_shape):
         raise ValueError(
@@ -311,7 +356,9 @@ def check_image_shape(ds, image_shape, split):
 def make_dataset(
     config, split, image_shape, num_levels, batch_size, training, seed=0
 ):
-    """Batches (B, H, W, C) of int32 levels in [0, num_levels) for `fit`.
+    """Batches (B, H, W, C) of int32 levels in [0, num_levels) for `fit`,
+    or with `config.labels` dicts of them ("images") and their int32
+    "labels" (B,), the inputs of a class-conditional model.
 
     Checks the image shape and levels first and raises a ValueError on a
     mismatch. Training batches are shuffled (reshuffled every epoch) and
@@ -341,12 +388,21 @@ def make_dataset(
             seed=seed, rerandomize_each_iteration=training
         )
         ds = tf.data.Dataset.zip(ds, seeds).map(
-            lambda x, s: quantise(x, seed=tf.stack([s, seed]), **levels_of),
+            lambda x, s: _on_images(
+                x, quantise, seed=tf.stack([s, seed]), **levels_of
+            ),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     else:
         ds = ds.map(
-            lambda x: quantise(x, **levels_of),
+            lambda x: _on_images(x, quantise, **levels_of),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _on_images(element, fn, **kwargs):
+    """`fn` on the images of an element (images, or a dict with them)."""
+    if isinstance(element, dict):
+        return {**element, "images": fn(element["images"], **kwargs)}
+    return fn(element, **kwargs)

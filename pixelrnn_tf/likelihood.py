@@ -8,13 +8,15 @@ from pixelrnn_tf import losses
 from pixelrnn_tf import validation
 from pixelrnn_tf.compiled import compiled
 from pixelrnn_tf.compiled import images_spec
+from pixelrnn_tf.compiled import labels_spec
 
 
-def _log_prob_batch(model, images):
-    return -losses.nll_nats(images, model(images, training=False))
+def _log_prob_batch(model, images, *labels):
+    inputs = model.inputs_for(images, *labels)
+    return -losses.nll_nats(images, model(inputs, training=False))
 
 
-def log_prob(model, images, batch_size=64):
+def log_prob(model, images, batch_size=64, labels=None):
     """Exact log p(x) in nats for each image: (B,) float32 NumPy array.
 
     Args:
@@ -22,25 +24,38 @@ def log_prob(model, images, batch_size=64):
         images: (B, H, W, C) integer levels in [0, num_levels), any int or
             float dtype.
         batch_size: images per forward pass.
+        labels: (B,) integer classes of a class-conditional model: then
+            log p(x | y). Must be None for an unconditional model.
     """
-    values = _checked(model, images)
-    fn = compiled(model, _log_prob_batch, [images_spec(model)])
+    values, labels = checked(model, images, labels)
+    signature = [images_spec(model), *labels_spec(model)]
+    fn = compiled(model, _log_prob_batch, signature)
     out = [
-        np.asarray(fn(values[i : i + batch_size].astype("float32")))
+        np.asarray(
+            fn(
+                values[i : i + batch_size].astype("float32"),
+                *[y[i : i + batch_size] for y in labels],
+            )
+        )
         for i in range(0, len(values), batch_size)
     ]
     return np.concatenate(out) if out else np.zeros((0,), "float32")
 
 
-def bits_per_dim(model, images, batch_size=64):
-    """-log2 p(x) / (H·W·C) for each image: (B,) NumPy array."""
+def bits_per_dim(model, images, batch_size=64, labels=None):
+    """-log2 p(x) / (H·W·C) (given `labels`, as in `log_prob`): (B,)."""
     dims = math.prod(model.image_shape)
-    return -log_prob(model, images, batch_size) / (dims * math.log(2.0))
+    nats = log_prob(model, images, batch_size, labels)
+    return -nats / (dims * math.log(2.0))
 
 
-def _checked(model, images):
+def checked(model, images, labels):
+    """(images, [labels] or []) as NumPy arrays, checked against the model."""
     images = np.asarray(images)
     validation.check_images(
         images, model.image_shape, model.num_levels, integers=True
     )
-    return images
+    if labels is None and getattr(model, "num_classes", None) is None:
+        return images, []
+    model.inputs_for(images, labels)  # raises for missing or bad labels
+    return images, [np.asarray(labels).astype("int32")]

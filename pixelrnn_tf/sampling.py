@@ -18,6 +18,8 @@ from pixelrnn_tf import samplers
 from pixelrnn_tf import validation
 from pixelrnn_tf.compiled import compiled
 from pixelrnn_tf.compiled import images_spec
+from pixelrnn_tf.compiled import labels_spec
+from pixelrnn_tf.likelihood import checked
 
 
 def sample(
@@ -29,6 +31,7 @@ def sample(
     method="cached",
     verbose=0,
     jit_compile=False,
+    labels=None,
 ):
     """Draw `num_images` images from the model: (N, H, W, C) int32 levels.
 
@@ -47,6 +50,8 @@ def sample(
             a CPU after a compilation of seconds (once per model and batch
             size). The noise is drawn outside XLA, so the images are the
             same (but where two scores tie within rounding).
+        labels: for a class-conditional model, the class of every image:
+            an int, or (N,) ints. Must be None for an unconditional model.
     """
     if (
         not isinstance(num_images, (int, np.integer))
@@ -58,8 +63,13 @@ def sample(
             f"Received: num_images={num_images!r}"
         )
     canvas = np.zeros((num_images, *model.image_shape), "float32")
+    if labels is not None and np.ndim(labels) == 0:
+        labels = np.full((num_images,), labels)
+    canvas, labels = checked(model, canvas, labels)
     options = (method, verbose, jit_compile)
-    return _fill(model, canvas, 0, seed, temperature, batch_size, *options)
+    return _fill(
+        model, canvas, labels, 0, seed, temperature, batch_size, *options
+    )
 
 
 def complete(
@@ -72,6 +82,7 @@ def complete(
     method="cached",
     verbose=0,
     jit_compile=False,
+    labels=None,
 ):
     """Keep the first `num_known_pixels` pixels in raster order, sample the rest.
 
@@ -81,8 +92,8 @@ def complete(
     Args:
         images: (N, H, W, C) levels; only the known prefix is read.
         num_known_pixels: int in [0, H·W]; e.g. `16 * W` keeps 16 rows.
-        seed, temperature, batch_size, method, verbose, jit_compile: as in
-            `sample`.
+        seed, temperature, batch_size, method, verbose, jit_compile,
+            labels: as in `sample`.
 
     Returns:
         (N, H, W, C) int32 levels whose known prefix equals `images`.
@@ -99,12 +110,14 @@ def complete(
             f"{num_known_pixels!r}"
         )
     images = np.asarray(images)
-    validation.check_images(
-        images, model.image_shape, model.num_levels, integers=True
-    )
+    if labels is not None and np.ndim(labels) == 0:
+        labels = np.full((len(images),), labels)
+    images, labels = checked(model, images, labels)
     start = int(num_known_pixels) * channels
     canvas, options = images.astype("float32"), (method, verbose, jit_compile)
-    return _fill(model, canvas, start, seed, temperature, batch_size, *options)
+    return _fill(
+        model, canvas, labels, start, seed, temperature, batch_size, *options
+    )
 
 
 class _Progress:
@@ -123,9 +136,9 @@ def _batch_filler(method, verbose, jit_compile):
     sampler_cls = samplers.get(method)
     progress = _Progress.update if verbose else None
 
-    def fill(model, canvas, start, seed, temperature):
+    def fill(model, canvas, start, seed, temperature, *labels):
         return sampler_cls(model).fill(
-            canvas, start, seed, temperature, progress, jit_compile
+            canvas, start, seed, temperature, progress, jit_compile, *labels
         )
 
     return fill
@@ -188,6 +201,7 @@ def _check_arguments(
 def _fill(
     model,
     canvas,
+    labels,
     start,
     seed,
     temperature,
@@ -204,6 +218,7 @@ def _fill(
         tf.TensorSpec((), tf.int32),  # start
         tf.TensorSpec((2,), tf.int64),  # stateless seed, batch offset
         tf.TensorSpec((), tf.float32),  # temperature
+        *labels_spec(model),
     ]
     fn = compiled(
         model, _FILLERS[method, bool(verbose), jit_compile], signature
@@ -217,7 +232,11 @@ def _fill(
         for i in range(0, len(canvas), batch_size):
             _Progress.done = (i // batch_size) * height
             batch = fn(
-                canvas[i : i + batch_size], start, [seed, i], temperature
+                canvas[i : i + batch_size],
+                start,
+                [seed, i],
+                temperature,
+                *[y[i : i + batch_size] for y in labels],
             )
             out.append(np.asarray(batch))
     finally:

@@ -66,6 +66,36 @@ def check_levels(values, num_levels, integers=False):
             )
 
 
+def check_labels(labels, num_classes, batch_size=None):
+    """Raise unless `labels` are (B,) whole numbers in [0, num_classes),
+    B matching the images' `batch_size` when both are known."""
+    shape = tuple(labels.shape)
+    if len(shape) != 1 or (
+        batch_size is not None and shape[0] is not None
+        and shape[0] != batch_size
+    ):
+        raise ValueError(
+            f"Labels must be one per image, shape ({batch_size},). "
+            f"Received: labels of shape {shape}"
+        )
+    values = concrete_values(labels)
+    if values is None:
+        return
+    if values.dtype == bool or not (
+        np.issubdtype(values.dtype, np.integer)
+        or np.issubdtype(values.dtype, np.floating)
+    ):
+        raise ValueError(
+            f"Labels must be integers. Received: dtype={values.dtype}"
+        )
+    bad = values[(values < 0) | (values >= num_classes) | (values % 1 != 0)]
+    if bad.size:
+        raise ValueError(
+            f"Labels must be integers in [0, {num_classes}) for a model with "
+            f"num_classes={num_classes}. Received: a label of {bad.flat[0]}"
+        )
+
+
 def check_images(images, image_shape, num_levels, integers=False):
     """Validate a batch of images; returns its values when they are concrete.
 

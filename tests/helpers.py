@@ -199,11 +199,13 @@ def future_perturbation_check(model, image_shape, num_levels, seed=0):
     np.testing.assert_array_equal(flat, flat_p)
 
 
-def _raster_steps(layer, inputs, step_at):
+def _raster_steps(layer, inputs, step_at, condition=None):
     """The step form over a map in raster order: `step_at(x, cache, c)` at
-    each position; the outputs stacked like the full-map call's."""
+    each position; the outputs stacked like the full-map call's. A
+    `condition` (a model's labels) goes to `get_step_cache`."""
     _, height, width, _ = inputs.shape
-    cache = layer.get_step_cache(tf.shape(inputs)[0])
+    extra = () if condition is None else (condition,)
+    cache = layer.get_step_cache(tf.shape(inputs)[0], *extra)
     rows = []
     for r in range(height):
         cache = layer.start_row(cache)
@@ -216,14 +218,14 @@ def _raster_steps(layer, inputs, step_at):
     return tf.stack(rows, axis=1)
 
 
-def step_outputs(layer, inputs):
+def step_outputs(layer, inputs, condition=None):
     """A layer's (or model's) step form, teacher-forced over a whole map
     (B, H, W, F): `get_step_cache`, then `start_row`, `step` and `end_row`
     in raster order. Graph-friendly (Python loops over static sizes)."""
-    return _raster_steps(layer, inputs, layer.step)
+    return _raster_steps(layer, inputs, layer.step, condition)
 
 
-def colour_pass_outputs(layer, inputs, color_channels, seed=0):
+def colour_pass_outputs(layer, inputs, color_channels, seed=0, condition=None):
     """A layer's step form in colour passes, teacher-forced over a map.
 
     At each position, pass g gets the inputs with every group > g replaced
@@ -242,10 +244,10 @@ def colour_pass_outputs(layer, inputs, color_channels, seed=0):
             parts.append(y)
         return tf.concat(parts, axis=-1), cache
 
-    return _raster_steps(layer, inputs, passes)
+    return _raster_steps(layer, inputs, passes, condition)
 
 
-def colour_pass_logits(model, images, seed=0):
+def colour_pass_logits(model, images, seed=0, labels=None):
     """The model's step form as a sampler runs it: pass k of a pixel gets
     the colours >= k as other levels (never read), then `record_pixel`."""
     rng = np.random.default_rng(seed)
@@ -261,4 +263,4 @@ def colour_pass_logits(model, images, seed=0):
             logits.append(y)
         return tf.stack(logits, axis=1), model.record_pixel(pixel, cache, c)
 
-    return _raster_steps(model, images, passes)
+    return _raster_steps(model, images, passes, labels)

@@ -454,3 +454,72 @@ def test_binarized_mnist_subsets_match_their_checksums(binarized_mnist):
         images = binarized_mnist[split]
         assert images.shape == (count, 28, 28, 1) and images.dtype == np.uint8
         assert hashlib.sha256(images.tobytes()).hexdigest().startswith(digest)
+
+
+def _pairs(ds):
+    """(images, labels) of every batch of a labelled dataset."""
+    batches = _batches(ds)
+    return (
+        np.concatenate([b["images"] for b in batches]),
+        np.concatenate([b["labels"] for b in batches]),
+    )
+
+
+def test_digits_labels_are_the_digits_shown():
+    config = DataConfig(source="digits", labels=True)
+    ds = data.make_dataset(config, "test", (8, 8, 1), 17, 64, False)
+    images, labels = _pairs(ds)
+    assert labels.dtype == np.int32 and set(labels) == set(range(10))
+    plain = data.make_dataset(
+        DataConfig(source="digits"), "test", (8, 8, 1), 17, 64, False
+    )
+    np.testing.assert_array_equal(images, np.concatenate(_batches(plain)))
+    # Each label's mean image is nearest its own class's mean image.
+    means = np.stack([images[labels == k].mean(0) for k in range(10)])
+    distances = ((images[:, None] - means[None]) ** 2).sum(axis=(2, 3, 4))
+    assert (distances.argmin(1) == labels).mean() > 0.8
+
+
+def test_npz_labels_pass_through_and_are_checked(tmp_path):
+    images = _random_images((6, 3, 3, 1))
+    _write_npz(tmp_path / "with.npz", images, np.arange(6) % 3)
+    config = DataConfig(source=f"npz:{tmp_path}/with.npz", labels=True)
+    ds = data.make_dataset(config, "train", (3, 3, 1), 256, 4, False)
+    read_images, labels = _pairs(ds)
+    np.testing.assert_array_equal(read_images, images)
+    np.testing.assert_array_equal(labels, np.arange(6) % 3)
+    _write_npz(tmp_path / "without.npz", images)
+    config = DataConfig(source=f"npz:{tmp_path}/without.npz", labels=True)
+    with pytest.raises(ValueError, match="needs a `labels` array of 6"):
+        data.load_split(config, "train")
+    _write_npz(tmp_path / "short.npz", images, np.arange(5))
+    config = DataConfig(source=f"npz:{tmp_path}/short.npz", labels=True)
+    with pytest.raises(ValueError, match="Received: \\(dtype"):
+        data.load_split(config, "train")
+
+
+def test_folder_labels_are_the_class_folders(tmp_path):
+    images = _random_images((6, 4, 4, 1), seed=2)
+    for i, image in enumerate(images):
+        folder = tmp_path / "pngs" / "train" / f"class_{i % 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i}.png").write_bytes(tf.io.encode_png(image).numpy())
+    config = DataConfig(source=f"folder:{tmp_path}/pngs", labels=True)
+    ds = data.make_dataset(config, "train", (4, 4, 1), 256, 6, False)
+    read, labels = _pairs(ds)
+    for image, label in zip(read, labels):
+        index = next(i for i in range(6) if np.array_equal(images[i], image))
+        assert label == index % 2
+
+
+def test_tfds_labels_under_mock_data():
+    config = DataConfig(source="tfds:mnist", labels=True)
+    with tfds.testing.mock_data(
+        num_examples=8, policy=tfds.testing.MockPolicy.USE_CODE
+    ):
+        ds = data.make_dataset(config, "test", (28, 28, 1), 4, 8, False)
+        images, labels = _pairs(ds)
+        with pytest.raises(ValueError, match="Received: label_key='digit'"):
+            data.load_split(config.replace(label_key="digit"), "test")
+    assert images.shape == (8, 28, 28, 1) and labels.shape == (8,)
+    assert labels.dtype == np.int32 and 0 <= labels.min() <= labels.max() < 10

@@ -37,3 +37,15 @@ def test_readme_levels_example_runs(tmp_path, monkeypatch):
     assert set(np.unique(pixels)) <= {0, 85, 170, 255}
     first = next(iter(namespace["ds"]))
     np.testing.assert_array_equal(first["image"], images[0])
+
+
+def test_readme_class_conditional_example_runs(tmp_path, monkeypatch):
+    import numpy as np
+
+    text = README.read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    code = next(block for block in blocks if "num_classes=10" in block)
+    monkeypatch.chdir(tmp_path)
+    namespace = {"prt": __import__("pixelrnn_tf"), "np": np}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["model"].num_classes == 10

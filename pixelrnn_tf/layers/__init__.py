@@ -1,5 +1,6 @@
 """Causal Keras layers of PixelRNN and PixelCNN."""
 
+from pixelrnn_tf.layers.class_condition import ClassCondition
 from pixelrnn_tf.layers.diagonal_bilstm import DiagonalBiLSTM
 from pixelrnn_tf.layers.diagonal_lstm import DiagonalLSTM
 from pixelrnn_tf.layers.diagonal_lstm import DiagonalLSTMCell

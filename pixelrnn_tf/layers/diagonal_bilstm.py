@@ -20,6 +20,9 @@ class DiagonalBiLSTM(keras.layers.Layer):
     Args:
         units: int. Hidden size h; divisible by `color_channels`.
         color_channels: int. 3 for RGB, 1 for grayscale. Defaults to `3`.
+        condition_dim: int or None. A conditioning input's size, for both
+            directions (a spatial map is mirrored with the inputs for the
+            right-to-left one). Defaults to `None`.
         **kwargs: base `Layer` arguments.
 
     Input shape: `(B, H, W, F)`, F divisible by `color_channels`.
@@ -38,14 +41,16 @@ class DiagonalBiLSTM(keras.layers.Layer):
      - [van den Oord et al., 2016](https://arxiv.org/abs/1601.06759), §3.2
     """
 
-    def __init__(self, units, color_channels=3, **kwargs):
+    def __init__(self, units, color_channels=3, condition_dim=None, **kwargs):
         super().__init__(**kwargs)
         self.units = units
         self.color_channels = color_channels
+        self.condition_dim = condition_dim
         self.forward_lstm, self.backward_lstm = (
             DiagonalLSTM(
                 units,
                 color_channels,
+                condition_dim,
                 dtype=self.dtype_policy,
                 name=name,
             )
@@ -57,19 +62,25 @@ class DiagonalBiLSTM(keras.layers.Layer):
         self.forward_lstm.build(input_shape)
         self.backward_lstm.build(input_shape)
 
-    def call(self, inputs):
-        forward = self.forward_lstm(inputs)
-        mirrored = self.backward_lstm(image_ops.flip_width(inputs))
+    def call(self, inputs, condition=None):
+        forward = self.forward_lstm(inputs, condition)
+        mirrored = self.backward_lstm(
+            image_ops.flip_width(inputs), _mirror(condition)
+        )
         backward = image_ops.flip_width(mirrored)
         return forward + image_ops.shift_down(backward)  # §3.2: shift down
 
     # === Step form ===
 
-    def get_step_cache(self, batch_size):
+    def get_step_cache(self, batch_size, condition=None):
         _, _, width, features = self._input_shape
         return {
-            "left_to_right": self.forward_lstm.get_step_cache(batch_size),
-            "right_to_left": self.backward_lstm.get_step_cache(batch_size),
+            "left_to_right": self.forward_lstm.get_step_cache(
+                batch_size, condition
+            ),
+            "right_to_left": self.backward_lstm.get_step_cache(
+                batch_size, _mirror(condition)
+            ),
             "inputs": ops.zeros(  # the row's inputs, for the right-to-left
                 (batch_size, width, features), self.compute_dtype
             ),
@@ -114,6 +125,17 @@ class DiagonalBiLSTM(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            {"units": self.units, "color_channels": self.color_channels}
+            {
+                "units": self.units,
+                "color_channels": self.color_channels,
+                "condition_dim": self.condition_dim,
+            }
         )
         return config
+
+
+def _mirror(condition):
+    """A spatial condition mirrored like the inputs; a global one as is."""
+    if condition is None or len(condition.shape) == 2:
+        return condition
+    return image_ops.flip_width(condition)

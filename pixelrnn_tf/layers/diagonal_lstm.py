@@ -46,6 +46,9 @@ class DiagonalLSTM(keras.layers.Layer):
     Args:
         units: int. Hidden size h; divisible by `color_channels`.
         color_channels: int. 3 for RGB, 1 for grayscale. Defaults to `3`.
+        condition_dim: int or None. A conditioning input's size: its
+            projection joins the input-to-state pre-activations of all
+            four gates (see `MaskedConv2D`). Defaults to `None`.
         **kwargs: base `Layer` arguments.
 
     Input shape: `(B, H, W, F)`, F divisible by `color_channels`.
@@ -62,12 +65,13 @@ class DiagonalLSTM(keras.layers.Layer):
      - [van den Oord et al., 2016](https://arxiv.org/abs/1601.06759), §3.2
     """
 
-    def __init__(self, units, color_channels=3, **kwargs):
+    def __init__(self, units, color_channels=3, condition_dim=None, **kwargs):
         super().__init__(**kwargs)
         self.units = units
         self.color_channels = color_channels
+        self.condition_dim = condition_dim
         self.input_to_state = input_to_state_conv(
-            units, 1, color_channels, self.dtype_policy
+            units, 1, color_channels, self.dtype_policy, condition_dim
         )
 
     def build(self, input_shape):
@@ -80,10 +84,10 @@ class DiagonalLSTM(keras.layers.Layer):
         self.rnn = recurrence(self.cell, self.dtype_policy)
         self.rnn.build((None, width + height - 1, height * 4 * self.units))
 
-    def call(self, inputs):
+    def call(self, inputs, condition=None):
         _, height, width, _ = ops.shape(inputs)
         u = self.units
-        z = image_ops.skew(self.input_to_state(inputs))  # (B, H, W+H-1, 4h)
+        z = image_ops.skew(self.input_to_state(inputs, condition))  # (B, H, W+H-1, 4h)
         z = ops.transpose(z, (0, 2, 1, 3))  # (B, W+H-1, H, 4h): columns = time
         z = ops.reshape(z, (-1, width + height - 1, height * 4 * u))
         h = self.rnn(z)  # (B, W+H-1, H·h)
@@ -120,12 +124,14 @@ class DiagonalLSTM(keras.layers.Layer):
         states = ops.fori_loop(1, cell.positions, column, (h, c, *borders))
         return states[2][0], states[3][0]
 
-    def get_step_cache(self, batch_size):
+    def get_step_cache(self, batch_size, condition=None):
         """Before row 0: a zero row above (the scan pads its top)."""
         border_h, border_c = self._left_border_states()
         width, dtype = self._width, self.cell.compute_dtype
         return {
-            "input_to_state": self.input_to_state.get_step_cache(batch_size),
+            "input_to_state": self.input_to_state.get_step_cache(
+                batch_size, condition
+            ),
             "h": ops.zeros((batch_size, width, self.units), dtype),
             "row": ops.zeros((), "int32"),
             "border_h": border_h,
@@ -202,6 +208,10 @@ class DiagonalLSTM(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            {"units": self.units, "color_channels": self.color_channels}
+            {
+                "units": self.units,
+                "color_channels": self.color_channels,
+                "condition_dim": self.condition_dim,
+            }
         )
         return config

@@ -25,6 +25,14 @@ class MaskedConv2D(keras.layers.Conv2D):
         color_channels: int. 3 for RGB, 1 for grayscale. Defaults to `3`.
         out_chunks: int. Build the mask separately for each of this many
             equal output chunks (4 for LSTM gates). Defaults to `1`.
+        condition_dim: int or None. With it, `call(inputs, condition)`
+            adds a learned projection of `condition` to the outputs before
+            the activation: a global (B, condition_dim) vector broadcast
+            over the positions (a class embedding; Gated PixelCNN eq. 4),
+            or a spatial (B, H, W, condition_dim) map through an unmasked
+            1×1 convolution (the Multi-Scale PixelRNN, paper §3.6). It
+            depends on nothing of the image modelled, so it opens no path.
+            Defaults to `None`.
         **kwargs: other `keras.layers.Conv2D` arguments (`use_bias`,
             `kernel_initializer`, `activation`, `dtype`, `name`, ...).
             `padding` must be `"same"`, `strides` and `dilation_rate` 1.
@@ -52,6 +60,7 @@ class MaskedConv2D(keras.layers.Conv2D):
         mask_type,
         color_channels=3,
         out_chunks=1,
+        condition_dim=None,
         **kwargs,
     ):
         kwargs.setdefault("padding", "same")
@@ -87,9 +96,15 @@ class MaskedConv2D(keras.layers.Conv2D):
                 f"dilation_rate={self.dilation_rate}, groups={self.groups}, "
                 f"data_format={self.data_format!r}"
             )
+        if condition_dim is not None and condition_dim < 1:
+            raise ValueError(
+                "`condition_dim` must be None or positive. "
+                f"Received: condition_dim={condition_dim}"
+            )
         self.mask_type = mask_type
         self.color_channels = color_channels
         self.out_chunks = out_chunks
+        self.condition_dim = condition_dim
 
     def build(self, input_shape):
         self._width = input_shape[2]  # the step form's row length
@@ -104,6 +119,65 @@ class MaskedConv2D(keras.layers.Conv2D):
             self.out_chunks,
         )
         super().build(input_shape)
+        if self.condition_dim:
+            self.condition_kernel = self.add_weight(
+                name="condition_kernel",
+                shape=(self.condition_dim, self.filters),
+                initializer=self.kernel_initializer,
+            )
+
+    def call(self, inputs, condition=None):
+        if condition is None and not self.condition_dim:
+            return super().call(inputs)
+        outputs = self.convolution_op(inputs, self.kernel)
+        if self.use_bias:
+            outputs = outputs + self.bias
+        outputs = outputs + self.condition_term(condition, inputs.shape)
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
+
+    def condition_term(self, condition, input_shape=None):
+        """The projection of `condition` added to the outputs: (B, 1, 1, F)
+        for a global vector, (B, H, W, F) for a spatial map."""
+        if not self.condition_dim:
+            raise ValueError(
+                f"Layer {self.name!r} has no conditioning input "
+                "(condition_dim=None). Received: a condition of shape "
+                f"{tuple(condition.shape)}"
+            )
+        if condition is None:
+            raise ValueError(
+                f"Layer {self.name!r} is conditional (condition_dim="
+                f"{self.condition_dim}): pass `condition`. Received: None"
+            )
+        shape = tuple(condition.shape)
+        spatial = input_shape is not None and tuple(input_shape[1:3])
+        if (
+            shape[-1] != self.condition_dim
+            or len(shape) not in (2, 4)
+            or (len(shape) == 4 and spatial and shape[1:3] != spatial)
+        ):
+            raise ValueError(
+                f"`condition` must be (B, {self.condition_dim}) or (B, H, W, "
+                f"{self.condition_dim}) with the inputs' H and W. Received: "
+                f"condition of shape {shape}, inputs of shape "
+                f"{None if input_shape is None else tuple(input_shape)}"
+            )
+        kernel = ops.cast(self.condition_kernel, self.compute_dtype)
+        term = ops.matmul(ops.cast(condition, self.compute_dtype), kernel)
+        return term[:, None, None, :] if len(shape) == 2 else term
+
+    def save_own_variables(self, store):
+        if not self.condition_dim:
+            return super().save_own_variables(store)
+        # `Conv2D` saves only its kernel and bias: every weight, in order.
+        keras.layers.Layer.save_own_variables(self, store)
+
+    def load_own_variables(self, store):
+        if not self.condition_dim:
+            return super().load_own_variables(store)
+        keras.layers.Layer.load_own_variables(self, store)
 
     def convolution_op(self, inputs, kernel):
         mask = ops.cast(self._mask, kernel.dtype)
@@ -111,15 +185,23 @@ class MaskedConv2D(keras.layers.Conv2D):
 
     # === Step form: one position at a time, in raster order ===
 
-    def get_step_cache(self, batch_size):
+    def get_step_cache(self, batch_size, condition=None):
         """The empty cache before row 0.
 
         "above": the `kh // 2` input rows above, zero-padded left and right
         (rows above the image are zeros, as under "same" padding);
-        "inputs": the current row's inputs, `kw // 2` zero columns first.
+        "inputs": the current row's inputs, `kw // 2` zero columns first;
+        "condition": the projected condition, (B, F) or (B, H, W, F), with
+        the "row" it is at.
         """
         kh, kw = self.kernel_size
         cache = {}
+        if self.condition_dim:
+            term = self.condition_term(condition)
+            if len(condition.shape) == 2:  # global: (B, F)
+                term = term[:, 0, 0]
+            cache["condition"] = term
+            cache["row"] = ops.zeros((), "int32")
         if kh > 1:
             cache["above"] = ops.zeros(
                 (batch_size, kh // 2, self._width + kw - 1, self._in_features),
@@ -162,6 +244,11 @@ class MaskedConv2D(keras.layers.Conv2D):
             pieces["context"] = above[:, 0] + bias
         elif self.use_bias:
             pieces["bias"] = bias
+        if "condition" in cache:  # (B, F), or this row's (B, W, F)
+            term = cache["condition"]
+            if len(term.shape) == 4:
+                term = ops.take(term, cache["row"], axis=1)
+            pieces["condition_term"] = term
         row = {**cache, **pieces}
         for group in range(self.color_channels):
             columns = self.group_columns(group)
@@ -203,6 +290,9 @@ class MaskedConv2D(keras.layers.Conv2D):
             y = y + stepping.read(cache["context" + key], column)
         elif self.use_bias:
             y = y + cache["bias" + key]
+        if "condition_term" in cache:
+            term = cache["condition_term" + key]
+            y = y + (term if len(term.shape) == 2 else stepping.read(term, column))
         if self.activation is not None:
             y = self.activation(y)
         if stepping.is_last(group, self.color_channels):
@@ -220,12 +310,15 @@ class MaskedConv2D(keras.layers.Conv2D):
     def end_row(self, cache):
         """Keep the finished row among the rows above; drop per-row work."""
         kh, kw = self.kernel_size
+        kept = {}
+        if "condition" in cache:
+            kept = {"condition": cache["condition"], "row": cache["row"] + 1}
         if kh == 1:
-            return {key: cache[key] for key in ("inputs",) if key in cache}
+            return {**kept, **{k: cache[k] for k in ("inputs",) if k in cache}}
         p = kw // 2
         row = ops.pad(cache["inputs"][:, p:], ((0, 0), (p, p), (0, 0)))
         above = ops.concatenate([cache["above"][:, 1:], row[:, None]], axis=1)
-        return {"above": above, "inputs": cache["inputs"]}
+        return {**kept, "above": above, "inputs": cache["inputs"]}
 
     def get_config(self):
         config = super().get_config()
@@ -234,6 +327,7 @@ class MaskedConv2D(keras.layers.Conv2D):
                 "mask_type": self.mask_type,
                 "color_channels": self.color_channels,
                 "out_chunks": self.out_chunks,
+                "condition_dim": self.condition_dim,
             }
         )
         return config

@@ -20,6 +20,9 @@ class PixelCNNResidualBlock(StepComposite, keras.layers.Layer):
             `3`.
         color_channels: int. 3 for RGB, 1 for grayscale. Defaults to `3`.
         use_residual: bool. Add the input to the output. Defaults to `True`.
+        condition_dim: int or None. A conditioning input's size: its
+            projection joins the k×k convolution's pre-activations (see
+            `MaskedConv2D`). Defaults to `None`.
         **kwargs: base `Layer` arguments.
 
     Input shape: `(B, H, W, F)`, F divisible by `color_channels`.
@@ -40,10 +43,12 @@ class PixelCNNResidualBlock(StepComposite, keras.layers.Layer):
         kernel_size=3,
         color_channels=3,
         use_residual=True,
+        condition_dim=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.units = units
+        self.condition_dim = condition_dim
         self.kernel_size = kernel_size
         self.color_channels = color_channels
         self.use_residual = use_residual
@@ -53,10 +58,14 @@ class PixelCNNResidualBlock(StepComposite, keras.layers.Layer):
                 size,
                 mask_type="B",
                 color_channels=color_channels,
+                condition_dim=condition,
                 dtype=self.dtype_policy,
                 name=name,
             )
-            for size, name in ((1, "reduce_conv"), (kernel_size, "hidden_conv"))
+            for size, name, condition in (
+                (1, "reduce_conv", None),
+                (kernel_size, "hidden_conv", condition_dim),
+            )
         )
 
     def build(self, input_shape):
@@ -73,9 +82,9 @@ class PixelCNNResidualBlock(StepComposite, keras.layers.Layer):
         )
         self.expand_conv.build(hidden_shape)
 
-    def call(self, inputs):
+    def call(self, inputs, condition=None):
         x = self.reduce_conv(ops.relu(inputs))  # 2h -> h
-        x = self.hidden_conv(ops.relu(x))  # k×k, h -> h
+        x = self.hidden_conv(ops.relu(x), condition)  # k×k, h -> h
         x = self.expand_conv(ops.relu(x))  # h -> 2h
         return inputs + x if self.use_residual else x
 
@@ -108,6 +117,7 @@ class PixelCNNResidualBlock(StepComposite, keras.layers.Layer):
                 "kernel_size": self.kernel_size,
                 "color_channels": self.color_channels,
                 "use_residual": self.use_residual,
+                "condition_dim": self.condition_dim,
             }
         )
         return config

@@ -26,6 +26,9 @@ class PixelRNNResidualBlock(StepComposite, keras.layers.Layer):
             BiLSTM, whose kernels are fixed by the paper). Defaults to `3`.
         color_channels: int. 3 for RGB, 1 for grayscale. Defaults to `3`.
         use_residual: bool. Add the input to the output. Defaults to `True`.
+        condition_dim: int or None. A conditioning input's size: its
+            projection joins the LSTM's input-to-state pre-activations.
+            Defaults to `None`.
         **kwargs: base `Layer` arguments.
 
     Input shape: `(B, H, W, F)`, F divisible by `color_channels`.
@@ -42,6 +45,7 @@ class PixelRNNResidualBlock(StepComposite, keras.layers.Layer):
         kernel_size=3,
         color_channels=3,
         use_residual=True,
+        condition_dim=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -55,11 +59,13 @@ class PixelRNNResidualBlock(StepComposite, keras.layers.Layer):
         self.kernel_size = kernel_size
         self.color_channels = color_channels
         self.use_residual = use_residual
+        self.condition_dim = condition_dim
         if rnn_type == "row_lstm":
             self.lstm = RowLSTM(
                 units,
                 kernel_size,
                 color_channels,
+                condition_dim,
                 dtype=self.dtype_policy,
                 name="row_lstm",
             )
@@ -67,6 +73,7 @@ class PixelRNNResidualBlock(StepComposite, keras.layers.Layer):
             self.lstm = DiagonalBiLSTM(
                 units,
                 color_channels,
+                condition_dim,
                 dtype=self.dtype_policy,
                 name="diagonal_bilstm",
             )
@@ -83,8 +90,8 @@ class PixelRNNResidualBlock(StepComposite, keras.layers.Layer):
         )
         self.output_conv.build(self.lstm.compute_output_shape(input_shape))
 
-    def call(self, inputs):
-        x = self.output_conv(self.lstm(inputs))  # h -> 2h (§3.3)
+    def call(self, inputs, condition=None):
+        x = self.output_conv(self.lstm(inputs, condition))  # h -> 2h (§3.3)
         return inputs + x if self.use_residual else x
 
     # === Step form (see `stepping`) ===
@@ -115,6 +122,7 @@ class PixelRNNResidualBlock(StepComposite, keras.layers.Layer):
                 "kernel_size": self.kernel_size,
                 "color_channels": self.color_channels,
                 "use_residual": self.use_residual,
+                "condition_dim": self.condition_dim,
             }
         )
         return config

@@ -57,6 +57,9 @@ class RowLSTM(keras.layers.Layer):
         units: int. Hidden size h; divisible by `color_channels`.
         kernel_size: int. Odd width k of both kernels. Defaults to `3`.
         color_channels: int. 3 for RGB, 1 for grayscale. Defaults to `3`.
+        condition_dim: int or None. A conditioning input's size: its
+            projection joins the input-to-state pre-activations of all
+            four gates (see `MaskedConv2D`). Defaults to `None`.
         **kwargs: base `Layer` arguments.
 
     Input shape: `(B, H, W, F)`, F divisible by `color_channels`.
@@ -76,13 +79,25 @@ class RowLSTM(keras.layers.Layer):
      - [van den Oord et al., 2016](https://arxiv.org/abs/1601.06759), §3.1
     """
 
-    def __init__(self, units, kernel_size=3, color_channels=3, **kwargs):
+    def __init__(
+        self,
+        units,
+        kernel_size=3,
+        color_channels=3,
+        condition_dim=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units = units
         self.kernel_size = kernel_size
         self.color_channels = color_channels
+        self.condition_dim = condition_dim
         self.input_to_state = input_to_state_conv(
-            units, (1, kernel_size), color_channels, self.dtype_policy
+            units,
+            (1, kernel_size),
+            color_channels,
+            self.dtype_policy,
+            condition_dim,
         )
 
     def build(self, input_shape):
@@ -98,9 +113,9 @@ class RowLSTM(keras.layers.Layer):
         self.rnn = recurrence(self.cell, self.dtype_policy)
         self.rnn.build((None, height, width * 4 * self.units))
 
-    def call(self, inputs):
+    def call(self, inputs, condition=None):
         _, height, width, _ = ops.shape(inputs)
-        z = self.input_to_state(inputs)  # (B, H, W, 4h)
+        z = self.input_to_state(inputs, condition)  # (B, H, W, 4h)
         z = ops.reshape(z, (-1, height, width * 4 * self.units))  # rows = time
         h = self.rnn(z)  # (B, H, W·h)
         return ops.reshape(h, (-1, height, width, self.units))
@@ -110,12 +125,14 @@ class RowLSTM(keras.layers.Layer):
 
     # === Step form ===
 
-    def get_step_cache(self, batch_size):
+    def get_step_cache(self, batch_size, condition=None):
         """Before row 0: the learned initial state stands for row -1."""
         shape = (batch_size, self.cell.positions, self.units)
         h, c = self.cell.get_initial_state(batch_size)
         return {
-            "input_to_state": self.input_to_state.get_step_cache(batch_size),
+            "input_to_state": self.input_to_state.get_step_cache(
+                batch_size, condition
+            ),
             "h": ops.reshape(h, shape),  # the row above; then this row
             "c": ops.reshape(c, shape),
             # The colour passes' states at the current position.
@@ -171,6 +188,7 @@ class RowLSTM(keras.layers.Layer):
                 "units": self.units,
                 "kernel_size": self.kernel_size,
                 "color_channels": self.color_channels,
+                "condition_dim": self.condition_dim,
             }
         )
         return config

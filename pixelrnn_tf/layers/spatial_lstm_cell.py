@@ -4,11 +4,14 @@ from keras import ops
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 
 
-def input_to_state_conv(units, kernel_size, color_channels, dtype):
+def input_to_state_conv(
+    units, kernel_size, color_channels, dtype, condition_dim=None
+):
     """The input-to-state convolution of a spatial LSTM, for a whole map.
 
     Mask B, with the mask built per gate chunk (i, f, o, g) so every gate
-    keeps the R|G|B grouping; the gate bias lives in the cell.
+    keeps the R|G|B grouping; the gate bias lives in the cell. With
+    `condition_dim`, a projection of the condition joins all four gates.
     """
     return MaskedConv2D(
         4 * units,
@@ -16,6 +19,7 @@ def input_to_state_conv(units, kernel_size, color_channels, dtype):
         mask_type="B",
         color_channels=color_channels,
         out_chunks=4,
+        condition_dim=condition_dim,
         use_bias=False,
         dtype=dtype,
         name="input_to_state",

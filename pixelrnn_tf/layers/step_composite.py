@@ -9,13 +9,14 @@ class StepComposite:
     `stepping.keep`); it writes `step` itself. Needs `color_channels`.
     """
 
-    def get_step_cache(self, batch_size):
+    def get_step_cache(self, batch_size, condition=None):
         return stepping.get_step_cache(
             self.step_parts(),
             batch_size,
             self.step_kept(),
             self.compute_dtype,
             self.color_channels,
+            condition,
         )
 
     def start_row(self, cache):

@@ -34,10 +34,17 @@ from keras import ops
 from pixelrnn_tf import masks
 
 
-def get_step_cache(layers, batch_size, kept=None, dtype=None, colours=1):
+def get_step_cache(
+    layers, batch_size, kept=None, dtype=None, colours=1, condition=None
+):
     """One entry per sub-layer, and for each of the `kept` {key: width}
-    outputs one zero (B, F_g) piece per colour group (see `keep`)."""
-    cache = {layer.name: layer.get_step_cache(batch_size) for layer in layers}
+    outputs one zero (B, F_g) piece per colour group (see `keep`).
+    `condition` goes to every sub-layer; those without a conditioning
+    input ignore it."""
+    cache = {
+        layer.name: layer.get_step_cache(batch_size, condition)
+        for layer in layers
+    }
     for key, width in (kept or {}).items():
         cache[key] = tuple(
             ops.zeros((batch_size, end - start), dtype)

@@ -6,6 +6,7 @@ from pixelrnn_tf import losses
 from pixelrnn_tf import optimizers
 from pixelrnn_tf import validation
 from pixelrnn_tf.layers import stepping
+from pixelrnn_tf.layers.class_condition import ClassCondition
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 from pixelrnn_tf.layers.per_channel_softmax_head import PerChannelSoftmaxHead
 
@@ -22,6 +23,14 @@ class AutoregressiveModel(keras.Model):
     The model is its own density: `fit(images)` trains on the images as both
     input and target, with the exact NLL as loss, and nats per image and
     bits/dim as metrics.
+
+    Class-conditional (`num_classes=K`): the model models p(x | y). Its
+    inputs are a dict `{"images": (B, H, W, C), "labels": (B,)}`, and every
+    block adds a learned projection of the one-hot label to its
+    input-to-state pre-activations (the LSTMs' four gates, the PixelCNN
+    block's k×k conv; Gated PixelCNN eq. 4). `fit` takes such dicts, or
+    `(images, labels)` pairs (TFDS's `as_supervised=True`): the label is
+    the condition and the images are their own target.
 
     Beside `model(images)`, the model has a step form that computes the
     logits of one pixel from a cache of what came before (cached sampling):
@@ -58,6 +67,8 @@ class AutoregressiveModel(keras.Model):
         use_residual: bool. Residual connections around each block.
         use_skip_connections: bool. Learnable 1×1 skip connections from
             every block to the output stack.
+        num_classes: int or None. Make the model class-conditional with
+            this many classes.
         pad_right: bool. Run the network on the input with one constant
             column (the middle level) on its right, and crop it from the
             output stack's input. Set by `PixelRNN` to close the Diagonal
@@ -77,11 +88,19 @@ class AutoregressiveModel(keras.Model):
         output_dim=None,
         use_residual=True,
         use_skip_connections=False,
+        num_classes=None,
         pad_right=False,
         **kwargs,
     ):
         image_shape = tuple(int(d) for d in image_shape)
         _check_arguments(image_shape, num_levels, hidden_dim, output_dim)
+        if num_classes is not None and (
+            not isinstance(num_classes, int) or num_classes < 1
+        ):
+            raise ValueError(
+                "`num_classes` must be None or a positive integer. "
+                f"Received: num_classes={num_classes!r}"
+            )
         c = image_shape[-1]
         features = 2 * hidden_dim
         dtype = kwargs.get("dtype")
@@ -104,6 +123,7 @@ class AutoregressiveModel(keras.Model):
                 kernel_size=hidden_kernel_size,
                 color_channels=c,
                 use_residual=use_residual,
+                condition_dim=num_classes,
                 dtype=dtype,
                 name=f"block_{i}",
             )
@@ -129,7 +149,15 @@ class AutoregressiveModel(keras.Model):
         )
 
         # === Functional model ===
-        pixels = keras.Input(shape=image_shape, name="pixels")
+        name = "pixels" if num_classes is None else "images"
+        pixels = keras.Input(shape=image_shape, name=name)
+        inputs, condition = pixels, None
+        if num_classes is not None:
+            labels = keras.Input(shape=(), dtype="int32", name="labels")
+            inputs = {"images": pixels, "labels": labels}
+            condition = ClassCondition(
+                num_classes, dtype=dtype, name="class_condition"
+            )(labels)
         x = rescale(pixels)
         if pad_right:  # 0 after the rescale: the middle level
             x = keras.layers.ZeroPadding2D(
@@ -138,7 +166,7 @@ class AutoregressiveModel(keras.Model):
         x = input_conv(x)
         outputs = []
         for block in blocks:
-            x = block(x)
+            x = block(x) if condition is None else block(x, condition)
             outputs.append(x)
         if skips:  # §3.3: every layer feeds the output stack
             x = skips[0](outputs[0])
@@ -149,7 +177,7 @@ class AutoregressiveModel(keras.Model):
                 ((0, 0), (0, 1)), dtype=dtype, name="crop_right"
             )(x)
         logits = head(x)
-        super().__init__(inputs=pixels, outputs=logits, **kwargs)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
 
         # === Config ===
         self.image_shape = image_shape
@@ -161,13 +189,69 @@ class AutoregressiveModel(keras.Model):
         self.output_dim = output_dim
         self.use_residual = use_residual
         self.use_skip_connections = use_skip_connections
+        self.num_classes = num_classes
         self.pad_right = pad_right
 
     def __call__(self, inputs, *args, **kwargs):
-        if not (ops.is_tensor(inputs) or keras.utils.is_keras_tensor(inputs)):
-            inputs = np.asarray(inputs)
-        validation.check_images(inputs, self.image_shape, self.num_levels)
+        if isinstance(inputs, dict):
+            inputs = self.inputs_for(**_split_inputs(inputs))
+            images = inputs["images"]
+            if any(map(_is_tensor, inputs.values())):  # Keras: not mixed
+                inputs = {
+                    key: value if _is_tensor(value) else ops.convert_to_tensor(
+                        value
+                    )
+                    for key, value in inputs.items()
+                }
+        else:
+            images = inputs = _as_tensor(inputs)
+            if self.num_classes is not None:
+                self.inputs_for(images)  # raises: the labels are missing
+        validation.check_images(images, self.image_shape, self.num_levels)
         return super().__call__(inputs, *args, **kwargs)
+
+    def inputs_for(self, images, labels=None):
+        """What the model takes: `images`, or for a class-conditional model
+        `{"images": images, "labels": labels}`, with the labels checked."""
+        images = _as_tensor(images)
+        labels = self._checked_labels(labels, images.shape[0])
+        if labels is None:
+            return images
+        return {"images": images, "labels": labels}
+
+    def _checked_labels(self, labels, batch_size=None):
+        """`labels`, checked: None for an unconditional model, (B,) classes
+        in [0, num_classes) for a class-conditional one."""
+        if self.num_classes is None:
+            if labels is not None:
+                raise ValueError(
+                    "This model is not class-conditional (num_classes=None)."
+                    f" Received: labels={_describe(labels)}"
+                )
+            return None
+        if labels is None:
+            raise ValueError(
+                f"This model is class-conditional (num_classes="
+                f"{self.num_classes}): pass the labels. Received: labels=None"
+            )
+        labels = _as_tensor(labels)
+        validation.check_labels(labels, self.num_classes, batch_size)
+        return labels
+
+    def _density_data(self, data):
+        """(images, labels) pairs as the conditional model's inputs: the
+        label is the condition, the images are their own target."""
+        x, y, weight = keras.utils.unpack_x_y_sample_weight(data)
+        if self.num_classes is not None and not isinstance(x, dict):
+            if y is not None:
+                x, y = {"images": x, "labels": y}, None
+        return keras.utils.pack_x_y_sample_weight(x, y, weight)
+
+    def train_step(self, data):
+        return super().train_step(self._density_data(data))
+
+    def test_step(self, data):
+        return super().test_step(self._density_data(data))
 
     # === Step form ===
 
@@ -179,14 +263,21 @@ class AutoregressiveModel(keras.Model):
             names += [f"skip_{i}" for i in range(self.num_layers)]
         return [self.get_layer(name) for name in names + ["head"]]
 
-    def get_step_cache(self, batch_size):
-        """The cache before row 0, for a batch of `batch_size` images."""
+    def get_step_cache(self, batch_size, labels=None):
+        """The cache before row 0, for a batch of `batch_size` images (and
+        their `labels`, (batch_size,), for a class-conditional model)."""
         layers = self._causal_layers()
         # The colour passes' full-width outputs of every layer but the head.
         features = 2 * self.hidden_dim
         kept = {f"{layer.name}_out": features for layer in layers[:-1]}
         dtype, colours = layers[0].compute_dtype, self.image_shape[-1]
-        return stepping.get_step_cache(layers, batch_size, kept, dtype, colours)
+        condition = None
+        labels = self._checked_labels(labels)
+        if labels is not None:
+            condition = self.get_layer("class_condition")(labels)
+        return stepping.get_step_cache(
+            layers, batch_size, kept, dtype, colours, condition
+        )
 
     def start_row(self, cache):
         """Begin the next row: the work that depends on earlier rows only."""
@@ -280,12 +371,11 @@ class AutoregressiveModel(keras.Model):
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
-        y = x if y is None else y  # a density model is its own target
+        y = _target(x, y)  # a density model is its own target
         return super().compute_loss(x, y, y_pred, sample_weight, training)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        y = x if y is None else y
-        return super().compute_metrics(x, y, y_pred, sample_weight)
+        return super().compute_metrics(x, _target(x, y), y_pred, sample_weight)
 
     def get_config(self):
         return {
@@ -301,11 +391,47 @@ class AutoregressiveModel(keras.Model):
             "output_dim": self.output_dim,
             "use_residual": self.use_residual,
             "use_skip_connections": self.use_skip_connections,
+            "num_classes": self.num_classes,
         }
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _target(x, y):
+    """The images: a density model is its own target."""
+    if y is not None:
+        return y
+    return x["images"] if isinstance(x, dict) else x
+
+
+def _is_tensor(values):
+    return ops.is_tensor(values) or keras.utils.is_keras_tensor(values)
+
+
+def _as_tensor(values):
+    return values if _is_tensor(values) else np.asarray(values)
+
+
+def _describe(values):
+    shape = getattr(values, "shape", None)
+    return f"an array of shape {tuple(shape)}" if shape is not None else (
+        repr(values)
+    )
+
+
+def _split_inputs(inputs):
+    """{"images": ..., "labels": ...} -> keyword arguments, or a ValueError
+    naming the keys received."""
+    unknown = sorted(set(inputs) - {"images", "labels"})
+    if unknown or "images" not in inputs:
+        raise ValueError(
+            "Model inputs are images, or a dict with 'images' and (for a "
+            f"class-conditional model) 'labels'. Received: keys "
+            f"{sorted(inputs)}"
+        )
+    return inputs
 
 
 def _check_arguments(image_shape, num_levels, hidden_dim, output_dim):

@@ -11,6 +11,9 @@ class NaiveSampler(Sampler):
     forward pass. `CachedSampler` must give the same images.
     """
 
+    def initial_state(self, canvas, labels=None):
+        return () if labels is None else labels  # the condition, if any
+
     def fill_row(self, row, canvas, state, choose, first):
         height, width, channels = self.model.image_shape
         per_row = width * channels
@@ -22,7 +25,9 @@ class NaiveSampler(Sampler):
         )
 
         def step(j, canvas):
-            logits = self.model(canvas, training=False)  # (N, H, W, C, L)
+            labels = None if isinstance(state, tuple) else state
+            inputs = self.model.inputs_for(canvas, labels)
+            logits = self.model(inputs, training=False)  # (N, H, W, C, L)
             logits = ops.reshape(
                 ops.take(logits, row, axis=1), (-1, per_row, levels)
             )

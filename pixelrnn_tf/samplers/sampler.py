@@ -17,7 +17,7 @@ class Sampler(abc.ABC):
 
     A `tf.while_loop` runs over the rows, inside one graph and with no
     XLA-only op, so `fill` can live in a SavedModel signature. Subclasses
-    say how a row is filled: `initial_state(canvas)` and
+    say how a row is filled: `initial_state(canvas, labels)` and
     `fill_row(row, canvas, state, choose, first)`.
 
     Args:
@@ -27,7 +27,7 @@ class Sampler(abc.ABC):
     def __init__(self, model):
         self.model = model
 
-    def initial_state(self, canvas):
+    def initial_state(self, canvas, labels=None):
         """What the loop carries from row to row beside the canvas."""
         return ()
 
@@ -42,7 +42,14 @@ class Sampler(abc.ABC):
         """
 
     def fill(
-        self, canvas, start, seed, temperature, progress=None, jit_compile=False
+        self,
+        canvas,
+        start,
+        seed,
+        temperature,
+        progress=None,
+        jit_compile=False,
+        labels=None,
     ):
         """Sample every sub-pixel of `canvas` from flat index `start` on.
 
@@ -57,6 +64,7 @@ class Sampler(abc.ABC):
                 rows done after each row (eager use only, not exportable).
             jit_compile: compile each row's work with XLA (the noise and
                 the row loop stay outside it, so the images are the same).
+            labels: (N,) int32 classes of a class-conditional model.
 
         Returns:
             (N, H, W, C) float32 levels.
@@ -95,7 +103,11 @@ class Sampler(abc.ABC):
         _, canvas, _ = tf.while_loop(
             lambda row, *_: row < height,
             body,
-            (ops.zeros((), "int32"), canvas, self.initial_state(canvas)),
+            (
+                ops.zeros((), "int32"),
+                canvas,
+                self.initial_state(canvas, labels),
+            ),
             maximum_iterations=height,
         )
         return canvas
