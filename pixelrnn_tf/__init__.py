@@ -44,6 +44,7 @@ from pixelrnn_tf.likelihood import bits_per_dim  # noqa: E402
 from pixelrnn_tf.likelihood import log_prob  # noqa: E402
 from pixelrnn_tf.losses import BitsPerDim  # noqa: E402
 from pixelrnn_tf.losses import NLLNats  # noqa: E402
+from pixelrnn_tf.models import MultiScalePixelRNN  # noqa: E402
 from pixelrnn_tf.models import PixelCNN  # noqa: E402
 from pixelrnn_tf.models import PixelRNN  # noqa: E402
 from pixelrnn_tf.models import build_model  # noqa: E402

@@ -123,6 +123,9 @@ class ModelConfig(_ConfigMixin):
     use_residual: bool = True  # residual connections (§3.3)
     use_skip_connections: bool = False  # learnable skips to the output
     num_classes: int | None = None  # class-conditional p(x | y) with K classes
+    # Multi-Scale PixelRNN (§3.6): model every k-th pixel first, then the
+    # image given them; None: single-scale
+    multi_scale_factor: int | None = None
     # Diagonal BiLSTM: one constant column on the right closes the paper
     # stack's blind spot (None: on; false: paper-literal). Others: None.
     close_blind_spot: bool | None = None
@@ -146,6 +149,19 @@ class ModelConfig(_ConfigMixin):
         _check_positive(self, "num_layers", 1)
         if self.num_classes is not None:
             _check_positive(self, "num_classes", 1)
+        k = self.multi_scale_factor
+        if k is not None and (k < 2 or h % k or w % k):
+            raise ValueError(
+                "`multi_scale_factor` must be at least 2 and divide the "
+                f"image's height and width {h}x{w}. Received: "
+                f"multi_scale_factor={k}"
+            )
+        if k is not None and self.num_classes is not None:
+            raise ValueError(
+                "A Multi-Scale PixelRNN cannot be class-conditional yet. "
+                f"Received: multi_scale_factor={k}, num_classes="
+                f"{self.num_classes}"
+            )
         for name in ("input_kernel_size", "hidden_kernel_size"):
             _check_positive(self, name, 1)
             if getattr(self, name) % 2 == 0:

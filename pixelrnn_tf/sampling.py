@@ -133,12 +133,20 @@ class _Progress:
 
 
 def _batch_filler(method, verbose, jit_compile):
-    sampler_cls = samplers.get(method)
     progress = _Progress.update if verbose else None
 
     def fill(model, canvas, start, seed, temperature, *labels):
-        return sampler_cls(model).fill(
-            canvas, start, seed, temperature, progress, jit_compile, *labels
+        conditions = {"labels": labels[0]} if labels else {}
+        return samplers.fill(
+            model,
+            method,
+            canvas,
+            start,
+            seed,
+            temperature,
+            progress,
+            jit_compile,
+            conditions,
         )
 
     return fill

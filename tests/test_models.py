@@ -62,6 +62,8 @@ def test_model_config_round_trip(architecture):
     for key, value in config.to_dict().items():
         if key == "architecture":
             assert model.architecture == value
+        elif key == "multi_scale_factor":  # a MultiScalePixelRNN's
+            assert value is None and key not in model_config
         elif key == "close_blind_spot":  # None: on for the Diagonal BiLSTM
             closed = architecture == "diagonal_bilstm"
             assert model_config.get(key, False) == closed

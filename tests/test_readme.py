@@ -49,3 +49,15 @@ def test_readme_class_conditional_example_runs(tmp_path, monkeypatch):
     namespace = {"prt": __import__("pixelrnn_tf"), "np": np}
     exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["model"].num_classes == 10
+
+
+def test_readme_multi_scale_example_runs(tmp_path, monkeypatch):
+    import numpy as np
+
+    text = README.read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    code = next(block for block in blocks if "multi_scale_factor=2" in block)
+    monkeypatch.chdir(tmp_path)
+    namespace = {"prt": __import__("pixelrnn_tf"), "np": np}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert type(namespace["model"]).__name__ == "MultiScalePixelRNN"

@@ -2,16 +2,15 @@ import keras
 import numpy as np
 from keras import ops
 
-from pixelrnn_tf import losses
-from pixelrnn_tf import optimizers
 from pixelrnn_tf import validation
 from pixelrnn_tf.layers import stepping
 from pixelrnn_tf.layers.class_condition import ClassCondition
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 from pixelrnn_tf.layers.per_channel_softmax_head import PerChannelSoftmaxHead
+from pixelrnn_tf.models.density_model import DensityModel
 
 
-class AutoregressiveModel(keras.Model):
+class AutoregressiveModel(DensityModel, keras.Model):
     """Base of PixelCNN and PixelRNN: p(x) = Π p(x_i | x_<i) in raster order.
 
     A functional model: input levels -> rescale to [-1, 1] -> 7×7 mask-A conv
@@ -69,6 +68,11 @@ class AutoregressiveModel(keras.Model):
             every block to the output stack.
         num_classes: int or None. Make the model class-conditional with
             this many classes.
+        condition_dim: int or None. Condition the model on a spatial map
+            `{"images": ..., "condition": (B, H, W, condition_dim)}`, which
+            every block adds to its pre-activations through a 1×1 conv (the
+            large network of the Multi-Scale PixelRNN, §3.6). Not with
+            `num_classes`.
         pad_right: bool. Run the network on the input with one constant
             column (the middle level) on its right, and crop it from the
             output stack's input. Set by `PixelRNN` to close the Diagonal
@@ -89,6 +93,7 @@ class AutoregressiveModel(keras.Model):
         use_residual=True,
         use_skip_connections=False,
         num_classes=None,
+        condition_dim=None,
         pad_right=False,
         **kwargs,
     ):
@@ -100,6 +105,16 @@ class AutoregressiveModel(keras.Model):
             raise ValueError(
                 "`num_classes` must be None or a positive integer. "
                 f"Received: num_classes={num_classes!r}"
+            )
+        if condition_dim is not None and (
+            num_classes is not None
+            or not isinstance(condition_dim, int)
+            or condition_dim < 1
+        ):
+            raise ValueError(
+                "`condition_dim` must be None or a positive integer, and "
+                "cannot go with `num_classes`. Received: condition_dim="
+                f"{condition_dim!r}, num_classes={num_classes!r}"
             )
         c = image_shape[-1]
         features = 2 * hidden_dim
@@ -123,7 +138,7 @@ class AutoregressiveModel(keras.Model):
                 kernel_size=hidden_kernel_size,
                 color_channels=c,
                 use_residual=use_residual,
-                condition_dim=num_classes,
+                condition_dim=num_classes or condition_dim,
                 dtype=dtype,
                 name=f"block_{i}",
             )
@@ -149,7 +164,8 @@ class AutoregressiveModel(keras.Model):
         )
 
         # === Functional model ===
-        name = "pixels" if num_classes is None else "images"
+        conditional = num_classes is not None or condition_dim is not None
+        name = "images" if conditional else "pixels"
         pixels = keras.Input(shape=image_shape, name=name)
         inputs, condition = pixels, None
         if num_classes is not None:
@@ -158,6 +174,15 @@ class AutoregressiveModel(keras.Model):
             condition = ClassCondition(
                 num_classes, dtype=dtype, name="class_condition"
             )(labels)
+        elif condition_dim is not None:
+            condition = keras.Input(
+                shape=(*image_shape[:2], condition_dim), name="condition"
+            )
+            inputs = {"images": pixels, "condition": condition}
+            if pad_right:  # the map runs beside the padded images
+                condition = keras.layers.ZeroPadding2D(
+                    ((0, 0), (0, 1)), dtype=dtype, name="pad_condition"
+                )(condition)
         x = rescale(pixels)
         if pad_right:  # 0 after the rescale: the middle level
             x = keras.layers.ZeroPadding2D(
@@ -190,6 +215,7 @@ class AutoregressiveModel(keras.Model):
         self.use_residual = use_residual
         self.use_skip_connections = use_skip_connections
         self.num_classes = num_classes
+        self.condition_dim = condition_dim
         self.pad_right = pad_right
 
     def __call__(self, inputs, *args, **kwargs):
@@ -205,19 +231,43 @@ class AutoregressiveModel(keras.Model):
                 }
         else:
             images = inputs = _as_tensor(inputs)
-            if self.num_classes is not None:
-                self.inputs_for(images)  # raises: the labels are missing
+            self.inputs_for(images)  # raises if a condition is missing
         validation.check_images(images, self.image_shape, self.num_levels)
         return super().__call__(inputs, *args, **kwargs)
 
-    def inputs_for(self, images, labels=None):
-        """What the model takes: `images`, or for a class-conditional model
-        `{"images": images, "labels": labels}`, with the labels checked."""
+    def inputs_for(self, images, labels=None, condition=None):
+        """What the model takes: `images`, or `{"images": images, "labels":
+        labels}` (class-conditional) or `{"images": images, "condition":
+        condition}` (a spatial condition), with the condition checked."""
         images = _as_tensor(images)
         labels = self._checked_labels(labels, images.shape[0])
-        if labels is None:
-            return images
-        return {"images": images, "labels": labels}
+        condition = self._checked_condition(condition, images.shape[0])
+        if labels is not None:
+            return {"images": images, "labels": labels}
+        if condition is not None:
+            return {"images": images, "condition": condition}
+        return images
+
+    def _checked_condition(self, condition, batch_size=None):
+        """A spatial condition (B, H, W, condition_dim), checked."""
+        if self.condition_dim is None:
+            if condition is not None:
+                raise ValueError(
+                    "This model takes no spatial condition (condition_dim="
+                    f"None). Received: condition={_describe(condition)}"
+                )
+            return None
+        expected = (batch_size, *self.image_shape[:2], self.condition_dim)
+        shape = None if condition is None else tuple(condition.shape)
+        if shape is None or len(shape) != 4 or any(
+            a is not None and b is not None and a != b
+            for a, b in zip(shape, expected)
+        ):
+            raise ValueError(
+                f"This model needs a spatial condition of shape {expected}. "
+                f"Received: condition={_describe(condition)}"
+            )
+        return _as_tensor(condition)
 
     def _checked_labels(self, labels, batch_size=None):
         """`labels`, checked: None for an unconditional model, (B,) classes
@@ -263,18 +313,22 @@ class AutoregressiveModel(keras.Model):
             names += [f"skip_{i}" for i in range(self.num_layers)]
         return [self.get_layer(name) for name in names + ["head"]]
 
-    def get_step_cache(self, batch_size, labels=None):
+    def get_step_cache(self, batch_size, labels=None, condition=None):
         """The cache before row 0, for a batch of `batch_size` images (and
-        their `labels`, (batch_size,), for a class-conditional model)."""
+        their `labels`, (batch_size,), for a class-conditional model, or
+        their spatial `condition` (batch_size, H, W, condition_dim))."""
         layers = self._causal_layers()
         # The colour passes' full-width outputs of every layer but the head.
         features = 2 * self.hidden_dim
         kept = {f"{layer.name}_out": features for layer in layers[:-1]}
         dtype, colours = layers[0].compute_dtype, self.image_shape[-1]
-        condition = None
         labels = self._checked_labels(labels)
         if labels is not None:
             condition = self.get_layer("class_condition")(labels)
+        else:
+            condition = self._checked_condition(condition)
+            if condition is not None and self.pad_right:
+                condition = ops.pad(condition, ((0, 0), (0, 0), (0, 1), (0, 0)))
         return stepping.get_step_cache(
             layers, batch_size, kept, dtype, colours, condition
         )
@@ -348,35 +402,6 @@ class AutoregressiveModel(keras.Model):
             )
         return stepping.end_row(self._causal_layers(), cache)
 
-    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
-        """`keras.Model.compile` with the defaults of a density model.
-
-        `"auto"` means Adam (learning rate 1e-3, global gradient norm clipped
-        at 1), the exact NLL per sub-pixel in nats as the loss, and nats per
-        image and bits/dim as metrics.
-        """
-        if optimizer == "auto":
-            optimizer = optimizers.Adam(1e-3, global_clipnorm=1.0)
-        if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        if metrics == "auto":
-            metrics = [losses.NLLNats(), losses.BitsPerDim()]
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
-
-    def compile_from_config(self, config):
-        self.compile(**keras.saving.deserialize_keras_object(config))
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
-
-    def compute_loss(
-        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
-    ):
-        y = _target(x, y)  # a density model is its own target
-        return super().compute_loss(x, y, y_pred, sample_weight, training)
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        return super().compute_metrics(x, _target(x, y), y_pred, sample_weight)
-
     def get_config(self):
         return {
             "name": self.name,
@@ -392,18 +417,12 @@ class AutoregressiveModel(keras.Model):
             "use_residual": self.use_residual,
             "use_skip_connections": self.use_skip_connections,
             "num_classes": self.num_classes,
+            "condition_dim": self.condition_dim,
         }
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-
-def _target(x, y):
-    """The images: a density model is its own target."""
-    if y is not None:
-        return y
-    return x["images"] if isinstance(x, dict) else x
 
 
 def _is_tensor(values):
@@ -424,11 +443,12 @@ def _describe(values):
 def _split_inputs(inputs):
     """{"images": ..., "labels": ...} -> keyword arguments, or a ValueError
     naming the keys received."""
-    unknown = sorted(set(inputs) - {"images", "labels"})
+    unknown = sorted(set(inputs) - {"images", "labels", "condition"})
     if unknown or "images" not in inputs:
         raise ValueError(
-            "Model inputs are images, or a dict with 'images' and (for a "
-            f"class-conditional model) 'labels'. Received: keys "
+            "Model inputs are images, or a dict with 'images' and 'labels' "
+            "(class-conditional) or 'condition' (a spatial condition). "
+            "Received: keys "
             f"{sorted(inputs)}"
         )
     return inputs

@@ -24,3 +24,28 @@ def get(method):
             f"`method` must be one of {list(METHODS)}. Received: method={method!r}"
         )
     return SAMPLERS[method]
+
+
+def fill(
+    model,
+    method,
+    canvas,
+    start,
+    seed,
+    temperature,
+    progress=None,
+    jit_compile=False,
+    conditions=None,
+):
+    """`Sampler.fill` with the sampler of `method`: the one entry point of
+    `prt.sample`, `prt.complete` and the SavedModel signatures. A model
+    that samples in stages (the Multi-Scale PixelRNN) runs its own
+    `fill_in_stages` with that sampler."""
+    sampler_cls = get(method)
+    if hasattr(model, "fill_in_stages"):
+        return model.fill_in_stages(
+            sampler_cls, canvas, start, seed, temperature, progress, jit_compile
+        )
+    return sampler_cls(model).fill(
+        canvas, start, seed, temperature, progress, jit_compile, conditions
+    )

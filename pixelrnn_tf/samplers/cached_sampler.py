@@ -17,8 +17,8 @@ class CachedSampler(Sampler):
     for the same seed.
     """
 
-    def initial_state(self, canvas, labels=None):
-        return self.model.get_step_cache(ops.shape(canvas)[0], labels)
+    def initial_state(self, canvas, conditions):
+        return self.model.get_step_cache(ops.shape(canvas)[0], **conditions)
 
     def fill_row(self, row, canvas, state, choose, first):
         del first  # every position is stepped: known ones fill the cache

@@ -11,8 +11,8 @@ class NaiveSampler(Sampler):
     forward pass. `CachedSampler` must give the same images.
     """
 
-    def initial_state(self, canvas, labels=None):
-        return () if labels is None else labels  # the condition, if any
+    def initial_state(self, canvas, conditions):
+        return conditions  # the model's other inputs, if any
 
     def fill_row(self, row, canvas, state, choose, first):
         height, width, channels = self.model.image_shape
@@ -25,8 +25,7 @@ class NaiveSampler(Sampler):
         )
 
         def step(j, canvas):
-            labels = None if isinstance(state, tuple) else state
-            inputs = self.model.inputs_for(canvas, labels)
+            inputs = self.model.inputs_for(canvas, **state)
             logits = self.model(inputs, training=False)  # (N, H, W, C, L)
             logits = ops.reshape(
                 ops.take(logits, row, axis=1), (-1, per_row, levels)

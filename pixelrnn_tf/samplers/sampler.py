@@ -17,7 +17,7 @@ class Sampler(abc.ABC):
 
     A `tf.while_loop` runs over the rows, inside one graph and with no
     XLA-only op, so `fill` can live in a SavedModel signature. Subclasses
-    say how a row is filled: `initial_state(canvas, labels)` and
+    say how a row is filled: `initial_state(canvas, conditions)` and
     `fill_row(row, canvas, state, choose, first)`.
 
     Args:
@@ -27,7 +27,7 @@ class Sampler(abc.ABC):
     def __init__(self, model):
         self.model = model
 
-    def initial_state(self, canvas, labels=None):
+    def initial_state(self, canvas, conditions):
         """What the loop carries from row to row beside the canvas."""
         return ()
 
@@ -49,7 +49,8 @@ class Sampler(abc.ABC):
         temperature,
         progress=None,
         jit_compile=False,
-        labels=None,
+        conditions=None,
+        known=None,
     ):
         """Sample every sub-pixel of `canvas` from flat index `start` on.
 
@@ -64,7 +65,12 @@ class Sampler(abc.ABC):
                 rows done after each row (eager use only, not exportable).
             jit_compile: compile each row's work with XLA (the noise and
                 the row loop stay outside it, so the images are the same).
-            labels: (N,) int32 classes of a class-conditional model.
+            conditions: a dict of the model's other inputs: {"labels":
+                (N,)} for a class-conditional model, {"condition": (N, H,
+                W, D)} for a spatial condition; None or {} for none.
+            known: optional (H, W) bool: pixels kept from `canvas` wherever
+                they are (the Multi-Scale PixelRNN's small image), beside
+                the prefix before `start`.
 
         Returns:
             (N, H, W, C) float32 levels.
@@ -73,7 +79,12 @@ class Sampler(abc.ABC):
         per_row = width * channels
         start = ops.cast(start, "int32")
         index = np.arange(height * per_row).reshape(height, width, channels)
-        canvas = ops.where(index < start, canvas, ops.zeros_like(canvas))
+        kept = index < start
+        if known is not None:
+            known = ops.reshape(ops.cast(known, "bool"), (height, width, 1))
+            kept = kept | known
+        canvas = ops.where(kept, canvas, ops.zeros_like(canvas))
+        kept_rows = ops.reshape(kept, (height, per_row))
         fill_row = self.fill_row
         if jit_compile:
             fill_row = tf.function(fill_row, jit_compile=True, autograph=False)
@@ -82,15 +93,15 @@ class Sampler(abc.ABC):
             noise = _row_noise(
                 seed, row, ops.shape(canvas)[0], per_row, self.model.num_levels
             )
-            known = ops.reshape(ops.take(canvas, row, axis=1), (-1, per_row))
-            offset = row * per_row
+            given = ops.reshape(ops.take(canvas, row, axis=1), (-1, per_row))
+            keep = ops.take(kept_rows, row, axis=0)  # (W·C,)
 
             def choose(j, logits):
                 scores = logits / temperature + _take(noise, j)
                 drawn = ops.cast(ops.argmax(scores, axis=-1), canvas.dtype)
-                return ops.where(offset + j < start, _take(known, j), drawn)
+                return ops.where(_take(keep[None], j), _take(given, j), drawn)
 
-            first = ops.clip(start - offset, 0, per_row)
+            first = ops.clip(start - row * per_row, 0, per_row)
             canvas, state = fill_row(row, canvas, state, choose, first)
             row = row + 1
             if progress is not None:
@@ -106,7 +117,7 @@ class Sampler(abc.ABC):
             (
                 ops.zeros((), "int32"),
                 canvas,
-                self.initial_state(canvas, labels),
+                self.initial_state(canvas, conditions or {}),
             ),
             maximum_iterations=height,
         )
