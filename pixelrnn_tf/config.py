@@ -306,6 +306,16 @@ class ExperimentConfig(_ConfigMixin):
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
+    def validate(self):
+        conditional = self.model.num_classes is not None
+        if conditional != self.data.labels:
+            raise ValueError(
+                "A class-conditional model (model.num_classes) trains on "
+                "labelled data (data.labels=true), and only it does. "
+                f"Received: model.num_classes={self.model.num_classes}, "
+                f"data.labels={self.data.labels}"
+            )
+
     @classmethod
     def from_dict(cls, values):
         if not isinstance(values, dict):

@@ -117,6 +117,7 @@ def _run_cli(*args, timeout=120):
         ("train.batchsize=4", "batch_size"),
         ("train.batch_size=four", "batch_size='four'"),
         ("model.architecture=gru", "architecture='gru'"),
+        ("model.num_classes=10", "data.labels=False"),  # labels missing
     ],
 )
 def test_cli_rejects_bad_config_before_training(tmp_path, override, match):
@@ -299,6 +300,9 @@ def test_demo_pipeline_end_to_end(tmp_path):
     for name in ("samples.png", "completions.png", "served_samples.png"):
         png = tf.io.decode_png(tf.io.read_file(str(tmp_path / name)))
         assert png.shape[0] > 8 and png.dtype == tf.uint8
+    # one row per digit: 10 rows and 10 columns of 8×8 images, 6× zoom
+    png = tf.io.decode_png(tf.io.read_file(str(tmp_path / "class_samples.png")))
+    assert png.shape == (6 * 91, 6 * 91, 1)
 
 
 def _free_ports(n):
@@ -501,3 +505,46 @@ def test_ema_weights_are_the_ones_saved(tmp_path):
 
     assert distance(raw) > 0
     assert distance(ema) < 0.5 * distance(raw)
+
+
+def test_class_conditional_run_evaluates_and_samples_by_label(
+    tmp_path, capsys
+):
+    from train import evaluation
+    from train import grids
+    from train import sample
+
+    config = ExperimentConfig.from_json(
+        os.path.join(ROOT, "train", "configs", "digits_class_conditional.json"),
+        ["train.epochs=1", "train.steps_per_epoch=2", "model.num_layers=1",
+         "data.max_examples=64"],
+    )
+    history = train.run(config, str(tmp_path))
+    assert history.evaluation["num_images"] == 64
+    _, model = evaluation.load_run(str(tmp_path))
+    labels = np.asarray(grids.class_labels(model, 20))
+    np.testing.assert_array_equal(labels, np.repeat(np.arange(10), 2))
+    out = tmp_path / "sevens.png"
+    args = ["--workdir", str(tmp_path), "--num", "4", "--out", str(out),
+            "--label", "7", "--scale", "1"]
+    assert sample.main(args) == 0
+    png = tf.io.decode_png(tf.io.read_file(str(out)))
+    assert png.shape == (19, 19, 1)  # 2×2 grid of 8×8, 1-pixel borders
+    completions = tmp_path / "completions.png"
+    args[5] = str(completions)
+    assert sample.main(args[:6] + ["--complete-from", "test"]) == 0
+    assert completions.is_file()
+    # --label on an unconditional model: one line
+    unconditional = ExperimentConfig.from_json(
+        os.path.join(ROOT, "train", "configs", "digits.json"),
+        ["train.epochs=1", "train.steps_per_epoch=1", "model.num_layers=1",
+         "data.max_examples=32"],
+    )
+    train.run(unconditional, str(tmp_path / "plain"))
+    capsys.readouterr()
+    args = ["--workdir", str(tmp_path / "plain"), "--num", "2",
+            "--out", str(tmp_path / "x.png"), "--label", "1"]
+    assert sample.main(args) == 2
+    _assert_one_line_error(
+        capsys.readouterr().err, "needs a class-conditional model"
+    )

@@ -6,8 +6,7 @@ import os
 import keras
 import tensorflow as tf
 
-import pixelrnn_tf as prt
-from pixelrnn_tf import images
+from train import grids
 
 
 class SampleGridCallback(keras.callbacks.Callback):
@@ -23,8 +22,7 @@ class SampleGridCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        levels = prt.sample(self.model, self.num_images, seed=self.seed)
-        grid = images.make_grid(images.to_uint8(levels, self.model.num_levels))
+        grid = grids.sample_grid(self.model, self.num_images, seed=self.seed)
         with self.writer.as_default():
             tf.summary.image("samples", grid[None], step=epoch + 1)
         self.writer.flush()

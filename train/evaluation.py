@@ -15,7 +15,8 @@ from pixelrnn_tf.config import ExperimentConfig
 
 
 def eval_batches(config, split):
-    """Unshuffled batches of a split as NumPy arrays of levels."""
+    """Unshuffled batches of a split as NumPy arrays of levels (with
+    `data.labels`, dicts of them and their labels)."""
     model = config.model
     return data.make_dataset(
         config.data,
@@ -38,12 +39,14 @@ def independent_baseline(config, split):
     offsets = np.arange(dims) * levels  # one block of L counts per sub-pixel
     counts = np.ones(dims * levels)  # add-one smoothing
     for batch in eval_batches(config, config.data.train_split):
+        batch = images_and_labels(batch)[0]
         flat = batch.reshape(len(batch), dims).astype("int64") + offsets
         counts += np.bincount(flat.ravel(), minlength=dims * levels)
     counts = counts.reshape(*config.model.image_shape, levels)
     log_p = np.log(counts / counts.sum(axis=-1, keepdims=True))
     total, n = 0.0, 0
     for batch in eval_batches(config, split):
+        batch = images_and_labels(batch)[0]
         picked = np.take_along_axis(
             log_p[None], batch.astype("int64")[..., None], axis=-1
         )
@@ -55,7 +58,10 @@ def independent_baseline(config, split):
 def evaluate_model(model, config, split):
     """Exact NLL of `split` in nats/image and bits/dim, with baselines."""
     dims = math.prod(config.model.image_shape)
-    log_probs = [prt.log_prob(model, b) for b in eval_batches(config, split)]
+    log_probs = []
+    for batch in eval_batches(config, split):
+        levels, labels = images_and_labels(batch)
+        log_probs.append(prt.log_prob(model, levels, labels=labels))
     log_probs = np.concatenate(log_probs)
     nats = float(-log_probs.mean())
     uniform = dims * math.log(config.model.num_levels)
@@ -71,6 +77,13 @@ def evaluate_model(model, config, split):
         "independent_baseline": row(independent),
         "uniform_baseline": row(uniform),
     }
+
+
+def images_and_labels(batch):
+    """(images, labels or None) of a batch of `eval_batches`."""
+    if isinstance(batch, dict):
+        return batch["images"], batch["labels"]
+    return batch, None
 
 
 def format_results(results):

@@ -11,17 +11,46 @@ from pixelrnn_tf import images
 from train import evaluation
 
 
-def sample_grid(model, num, seed=0, temperature=1.0, **kwargs):
+def class_labels(model, num, label=None):
+    """The labels of `num` images of a class-conditional model: `label`
+    for all, or by default every class in order, in runs as even as can
+    be (one grid row per class when K divides `num`); None for other
+    models."""
+    if getattr(model, "num_classes", None) is None:
+        if label is not None:
+            raise ValueError(
+                "--label needs a class-conditional model (num_classes). "
+                f"Received: label={label}"
+            )
+        return None
+    if label is not None:
+        return np.full((num,), label)
+    return np.arange(num) * model.num_classes // max(num, 1)
+
+
+def sample_grid(
+    model, num, seed=0, temperature=1.0, label=None, columns=None, **kwargs
+):
+    """A grid of `num` samples; a class-conditional model draws every
+    class in order, one row per class when K divides `num` (or `label`
+    for all)."""
+    labels = class_labels(model, num, label)
+    if labels is not None and label is None and columns is None:
+        if num % model.num_classes == 0:
+            columns = num // model.num_classes
     levels = prt.sample(
-        model, num, seed=seed, temperature=temperature, **kwargs
+        model, num, seed=seed, temperature=temperature, labels=labels,
+        **kwargs,
     )
-    return images.make_grid(images.to_uint8(levels, model.num_levels))
+    pixels = prt.to_pixels(levels, model.num_levels)
+    return images.make_grid(pixels, columns)
 
 
 def completion_grid(
     model, originals, known_rows, seed=0, temperature=1.0, **kwargs
 ):
-    """Rows of occluded | completed | original (paper Figure 1)."""
+    """Rows of occluded | completed | original (paper Figure 1); `labels`
+    among `kwargs` for a class-conditional model."""
     height, width, _ = model.image_shape
     if not 0 <= known_rows <= height:
         raise ValueError(
@@ -39,13 +68,18 @@ def completion_grid(
     occluded[:, known_rows:] = (model.num_levels - 1) // 2  # grey mask
     triples = np.stack([occluded, completed, originals], axis=1)
     triples = triples.reshape(-1, *model.image_shape)
-    return images.make_grid(images.to_uint8(triples, model.num_levels), 3)
+    return images.make_grid(prt.to_pixels(triples, model.num_levels), 3)
 
 
 def first_images(config, split, num):
-    batches, out = evaluation.eval_batches(config, split), []
+    """The first `num` images of a split and their labels (or None)."""
+    batches, out, labels = evaluation.eval_batches(config, split), [], []
     for batch in batches:
-        out.append(batch)
+        levels, batch_labels = evaluation.images_and_labels(batch)
+        out.append(levels)
+        labels.append(batch_labels)
         if sum(len(b) for b in out) >= num:
             break
-    return np.concatenate(out)[:num]
+    if labels[0] is None:
+        return np.concatenate(out)[:num], None
+    return np.concatenate(out)[:num], np.concatenate(labels)[:num]

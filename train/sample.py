@@ -41,10 +41,17 @@ def add_image_options(parser):
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--out", required=True, help="a .png path")
     parser.add_argument("--scale", type=int, default=4, help="pixel zoom")
+    parser.add_argument(
+        "--label",
+        type=int,
+        help="class-conditional models: the class of every image (default:"
+        " the classes in turn; for completions, the images' own)",
+    )
 
 
 def server_grid(args):
     """A grid of samples asked of `args.server` over gRPC."""
+    import pixelrnn_tf as prt
     from pixelrnn_tf import images
     from serving.client import PixelRNNClient
 
@@ -55,7 +62,7 @@ def server_grid(args):
         levels = client.sample(
             args.num, seed=args.seed, temperature=args.temperature
         )
-    return images.make_grid(images.to_uint8(levels, info["num_levels"]))
+    return images.make_grid(prt.to_pixels(levels, info["num_levels"]))
 
 
 def _run_grid(args):
@@ -68,12 +75,18 @@ def _run_grid(args):
     if args.complete_from:
         known = model.image_shape[0] // 2
         known = known if args.known_rows is None else args.known_rows
-        originals = grids.first_images(config, args.complete_from, args.num)
+        originals, labels = grids.first_images(
+            config, args.complete_from, args.num
+        )
+        if args.label is not None:  # else the images' own classes
+            labels = grids.class_labels(model, len(originals), args.label)
+        if labels is not None:
+            options["labels"] = labels
         return grids.completion_grid(
             model, originals, known, args.seed, args.temperature, **options
         )
     return grids.sample_grid(
-        model, args.num, args.seed, args.temperature, **options
+        model, args.num, args.seed, args.temperature, args.label, **options
     )
 
 
