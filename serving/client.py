@@ -8,11 +8,19 @@ Both speak TF Serving's protocol, so they work against
     ...     scores = client.log_prob(images)["bits_per_dim"]
     ...     client.model_info()["num_levels"]
 
+A class-conditional model (`model_info()["num_classes"]` > 0) takes the
+class of every image: `client.sample(4, labels=2)` (an int: all alike) or
+`labels=[0, 1, 2, 3]`, and `labels=` in `log_prob` and `complete` too.
+`sample_inputs`, `log_prob_inputs` and `complete_inputs` build the same
+inputs for `predict` and `rest_predict`.
+
 gRPC errors become `ServingError`s whose subclass names the status code:
 `InvalidRequestError` (INVALID_ARGUMENT), `NotFoundError` (NOT_FOUND),
 `DeadlineExceededError`, `UnavailableError`, `ResourceExhaustedError`.
-Value ranges (levels, `num_images`, `temperature`) are checked by the server,
-which knows the model; the client only converts arguments to the wire dtypes.
+Value ranges (levels, `num_images`, `temperature`, the labels' classes) are
+checked by the server, which knows the model; the client converts arguments
+to the wire dtypes and checks what it can without the model (integers, one
+label per image).
 """
 
 import json
@@ -170,6 +178,60 @@ def _sampling_inputs(seed, temperature):
     }
 
 
+def _labels(labels, count):
+    """{"labels": (count,) int32} from an int (every image's class) or one
+    integer per image; {} for None."""
+    if labels is None:
+        return {}
+    if isinstance(labels, (int, np.integer)) and not isinstance(labels, bool):
+        labels = np.full((count,), labels)
+    values = np.asarray(labels)
+    if (
+        values.dtype == bool
+        or not np.issubdtype(values.dtype, np.integer)
+        or values.shape != (count,)
+    ):
+        raise ValueError(
+            f"`labels` must be an int or {count} integers, one class per "
+            f"image. Received: labels of dtype={values.dtype}, "
+            f"shape={values.shape}"
+        )
+    info = np.iinfo(np.int32)
+    bad = values[(values < 0) | (values > info.max)]
+    if bad.size:
+        raise ValueError(
+            f"`labels` must be classes >= 0. Received: a label of {bad[0]}"
+        )
+    return {"labels": values.astype(np.int32)}
+
+
+def sample_inputs(num_images, seed=0, temperature=1.0, labels=None):
+    """The `sample` signature's inputs, checked: {name: np.ndarray}."""
+    inputs = {"num_images": _int("num_images", num_images, np.int32)}
+    inputs.update(_sampling_inputs(seed, temperature))
+    inputs.update(_labels(labels, max(int(inputs["num_images"]), 0)))
+    return inputs
+
+
+def log_prob_inputs(images, labels=None):
+    """The `log_prob` signature's inputs, checked: {name: np.ndarray}."""
+    images = _images(images)
+    count = images.shape[0] if images.ndim else 0
+    return {"images": images, **_labels(labels, count)}
+
+
+def complete_inputs(
+    images, num_known_pixels, seed=0, temperature=1.0, labels=None
+):
+    """The `complete` signature's inputs, checked: {name: np.ndarray}."""
+    inputs = log_prob_inputs(images, labels)
+    inputs["num_known_pixels"] = _int(
+        "num_known_pixels", num_known_pixels, np.int32
+    )
+    inputs.update(_sampling_inputs(seed, temperature))
+    return inputs
+
+
 def _tensor_info(info):
     dtype = tf.dtypes.as_dtype(info.dtype).name
     if info.tensor_shape.unknown_rank:
@@ -226,34 +288,68 @@ class PixelRNNClient:
         )
         return parse_predict_response(self.predict_raw(request))
 
-    def sample(self, num_images, seed=0, temperature=1.0):
-        """`num_images` new images: (N, H, W, C) uint8 levels."""
-        inputs = {"num_images": _int("num_images", num_images, np.int32)}
-        inputs.update(_sampling_inputs(seed, temperature))
+    def sample(self, num_images, seed=0, temperature=1.0, labels=None):
+        """`num_images` new images: (N, H, W, C) uint8 levels.
+
+        `labels`: a class-conditional model's class of every image, an int
+        or (N,) ints; None for an unconditional model.
+        """
+        inputs = sample_inputs(num_images, seed, temperature, labels)
         return self.predict("sample", inputs)["images"]
 
-    def log_prob(self, images):
-        """{"log_prob": (B,) nats, "bits_per_dim": (B,)} for uint8 levels."""
-        return self.predict("log_prob", {"images": _images(images)})
+    def log_prob(self, images, labels=None):
+        """{"log_prob": (B,) nats, "bits_per_dim": (B,)} for uint8 levels
+        (given `labels`, as in `sample`)."""
+        return self.predict("log_prob", log_prob_inputs(images, labels))
 
-    def complete(self, images, num_known_pixels, seed=0, temperature=1.0):
+    def complete(
+        self, images, num_known_pixels, seed=0, temperature=1.0, labels=None
+    ):
         """Keeps the first `num_known_pixels` pixels (raster order), samples
-        the rest: (B, H, W, C) uint8."""
-        inputs = {
-            "images": _images(images),
-            "num_known_pixels": _int(
-                "num_known_pixels", num_known_pixels, np.int32
-            ),
-        }
-        inputs.update(_sampling_inputs(seed, temperature))
+        the rest (given `labels`, as in `sample`): (B, H, W, C) uint8."""
+        inputs = complete_inputs(
+            images, num_known_pixels, seed, temperature, labels
+        )
         return self.predict("complete", inputs)["images"]
+
+    def sample_with_info(
+        self, num_images, seed=0, temperature=1.0, labels=None
+    ):
+        """(images, `model_info()`), both from one version.
+
+        Asks `model_info` first and pins this client to the version that
+        answered. `labels` (as in `sample`) are checked against the model's
+        `num_classes` before sampling: a ValueError says what it needs.
+        """
+        info = self.model_info()
+        self.version = info["version"]
+        k = info["num_classes"]
+        if k and labels is None:
+            raise ValueError(
+                f"The served model is class-conditional (num_classes={k}): "
+                f"give a label in [0, {k}). Received: labels=None"
+            )
+        if not k and labels is not None:
+            raise ValueError(
+                "The served model is not class-conditional: it takes no "
+                f"labels. Received: labels={labels!r}"
+            )
+        inputs = sample_inputs(num_images, seed, temperature, labels)
+        if k and inputs["labels"].max(initial=0) >= k:
+            raise ValueError(
+                f"The served model's labels lie in [0, {k}). Received: "
+                f"a label of {inputs['labels'].max()}"
+            )
+        return self.predict("sample", inputs)["images"], info
 
     def model_info(self):
         """What the served model is, from its `model_info` signature.
 
         Returns {"num_levels": int, "image_shape": (H, W, C),
-        "architecture": str, "version": int}; `version` is the version that
-        answered, to pin later calls to it.
+        "architecture": str, "num_classes": int, "multi_scale_factor": int,
+        "version": int}: `num_classes` is 0 for a model that takes no labels,
+        `multi_scale_factor` 1 for a single-scale model, and `version` is
+        the version that answered, to pin later calls to it.
         """
         request = make_predict_request(
             "model_info", {}, self.model, self.version
@@ -277,6 +373,9 @@ class PixelRNNClient:
             "num_levels": int(outputs["num_levels"]),
             "image_shape": tuple(int(d) for d in outputs["image_shape"]),
             "architecture": outputs["architecture"].item().decode(),
+            # Exports older than these outputs: unconditional, one scale.
+            "num_classes": int(outputs.get("num_classes", 0)),
+            "multi_scale_factor": int(outputs.get("multi_scale_factor", 1)),
             "version": response.model_spec.version.value,
         }
 

@@ -18,10 +18,10 @@ progress) are ignored.
 
 Status codes: INVALID_ARGUMENT for a bad request (input names, dtypes,
 shapes, the batch and `num_images` caps, and the in-graph checks of
-`serving/signatures.py`); NOT_FOUND for an unknown model name, version or
-signature (TF Serving itself answers FAILED_PRECONDITION for an unknown
-signature); RESOURCE_EXHAUSTED from gRPC for a message over
-`max_message_bytes`.
+`serving/signatures.py`, a class-conditional model's labels among them);
+NOT_FOUND for an unknown model name, version or signature (TF Serving
+itself answers FAILED_PRECONDITION for an unknown signature);
+RESOURCE_EXHAUSTED from gRPC for a message over `max_message_bytes`.
 """
 
 import concurrent.futures
@@ -289,11 +289,13 @@ class ModelServer:
                     f"Input {key!r} of signature {name!r} must have "
                     f"{_describe(spec.dtype, spec.shape)}. Received: {got}",
                 )
-            if shape.rank >= 1 and shape[0] > self.max_batch:
+            # One entry per image: `sample`'s labels count num_images.
+            cap = self.max_images if "num_images" in specs else self.max_batch
+            if shape.rank >= 1 and shape[0] > cap:
                 raise RequestError(
                     grpc.StatusCode.INVALID_ARGUMENT,
-                    f"Input {key!r}: at most {self.max_batch} images per "
-                    f"request. Received: batch size {shape[0]}",
+                    f"Input {key!r}: at most {cap} images per request. "
+                    f"Received: batch size {shape[0]}",
                 )
             try:
                 value = tf.make_ndarray(proto)

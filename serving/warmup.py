@@ -12,24 +12,32 @@ from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 
+from serving import signatures
+
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
 def warmup_requests(model, model_name="pixelrnn"):
-    """A 1-image `PredictRequest` per signature."""
+    """A 1-image `PredictRequest` per signature (class 0 where labels are
+    taken)."""
+    height, width = model.image_shape[:2]
     image = np.zeros((1, *model.image_shape), np.uint8)
+    conditional = signatures.num_classes(model)
+    labels = {"labels": np.zeros((1,), np.int32)} if conditional else {}
     inputs = {
         "sample": {
             "num_images": np.int32(1),
             "seed": np.int64(0),
             "temperature": np.float32(1.0),
+            **labels,
         },
-        "log_prob": {"images": image},
+        "log_prob": {"images": image, **labels},
         "complete": {
             "images": image,
-            "num_known_pixels": np.int32(model.image_shape[0] * model.image_shape[1]),
+            "num_known_pixels": np.int32(height * width),
             "seed": np.int64(0),
             "temperature": np.float32(1.0),
+            **labels,
         },
         "model_info": {},
     }

@@ -30,17 +30,17 @@ INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 
 
-def tiny_model(seed):
+def tiny_model(seed, **fields):
     keras.utils.set_random_seed(seed)
-    return prt.build_model(
-        prt.ModelConfig(
-            architecture="pixel_cnn",
-            image_shape=IMAGE_SHAPE,
-            num_levels=NUM_LEVELS,
-            hidden_dim=6,
-            num_layers=1,
-        )
-    )
+    fields = {
+        "architecture": "pixel_cnn",
+        "image_shape": IMAGE_SHAPE,
+        "num_levels": NUM_LEVELS,
+        "hidden_dim": 6,
+        "num_layers": 1,
+        **fields,
+    }
+    return prt.build_model(prt.ModelConfig(**fields))
 
 
 def random_images(batch, seed=0):
@@ -213,6 +213,8 @@ def test_metadata_and_status(client):
             "num_levels": ("int32", ()),
             "image_shape": ("int32", (3,)),
             "architecture": ("string", ()),
+            "num_classes": ("int32", ()),
+            "multi_scale_factor": ("int32", ()),
         },
     }
     assert client.status() == {1: {"state": "AVAILABLE", "error_message": ""}}
@@ -223,23 +225,37 @@ def test_model_info_tells_levels_shape_and_version(exported, client):
         "num_levels": NUM_LEVELS,
         "image_shape": IMAGE_SHAPE,
         "architecture": "pixel_cnn",
+        "num_classes": 0,
+        "multi_scale_factor": 1,
         "version": 1,
     }
 
 
-def test_model_info_of_an_older_export_says_to_export_again(
-    exported, tmp_path, monkeypatch
-):
+def test_model_info_of_older_exports(exported, tmp_path, monkeypatch):
     signatures = export.signatures
-    monkeypatch.setattr(signatures, "SIGNATURES", signatures.SIGNATURES[:3])
-    monkeypatch.setattr(export.warmup, "write_warmup_requests", lambda *a: None)
     base = str(tmp_path / "old")
-    export.export_for_serving(exported[0], base)
+    monkeypatch.setattr(export.warmup, "write_warmup_requests", lambda *a: None)
+    with monkeypatch.context() as m:  # version 1: no model_info at all
+        m.setattr(signatures, "SIGNATURES", signatures.SIGNATURES[:3])
+        export.export_for_serving(exported[0], base)
+    first_info = signatures.model_info_fn
+
+    def first_model_info_fn(model):  # version 2: its first three outputs
+        fn = first_info(model)
+        keys = ("num_levels", "image_shape", "architecture")
+        return lambda: {k: v for k, v in fn().items() if k in keys}
+
+    monkeypatch.setattr(signatures, "model_info_fn", first_model_info_fn)
     with start(base) as srv:
-        target = f"127.0.0.1:{srv.port}"
-        with client_lib.PixelRNNClient(target) as old:
+        with client_lib.PixelRNNClient(f"127.0.0.1:{srv.port}") as c:
             with pytest.raises(client_lib.NotFoundError) as info:
-                old.model_info()
+                c.model_info()
+            export.export_for_serving(exported[0], base)
+            assert wait_for(lambda: srv.versions == [1, 2])
+            outputs = c.metadata()["model_info"]["outputs"]
+            assert "num_classes" not in outputs  # the defaults stand in
+            assert c.model_info()["num_classes"] == 0
+            assert c.model_info()["multi_scale_factor"] == 1
     assert '"model_info" not found' in info.value.message
     assert "export the run again" in info.value.message
 
@@ -328,6 +344,11 @@ BAD_REQUESTS = {
         INVALID,
         "num_known_pixels must lie in [0, 16]",
     ),
+    "labels_for_an_unconditional_model": (
+        lambda c: c.sample(1, labels=0),
+        INVALID,
+        "unknown ['labels']",
+    ),
     "model_info_with_an_input": (
         _predict("model_info", num_images=np.int32(1)),
         INVALID,
@@ -404,6 +425,170 @@ def test_client_and_serve_reject_bad_arguments(exported, client, tmp_path):
         serve(str(tmp_path / "missing"), port=0)
     with pytest.raises(ValueError, match="Received: max_batch=0"):
         serve(exported[1], port=0, max_batch=0)
+
+
+# A class-conditional model: labels in every call, checked on every side.
+
+COND_SHAPE = (3, 3, 1)
+COND_BATCH = 2  # below MAX_IMAGES: sample's labels count against the latter
+
+
+@pytest.fixture(scope="module")
+def conditional(tmp_path_factory):
+    """(model, client of a server of it)."""
+    model = tiny_model(
+        2, architecture="row_lstm", image_shape=COND_SHAPE, num_classes=3
+    )
+    base = str(tmp_path_factory.mktemp("conditional"))
+    export.export_for_serving(model, base, max_images=EXPORT_MAX_IMAGES)
+    with start(base, max_batch=COND_BATCH) as srv:
+        target = f"127.0.0.1:{srv.port}"
+        with client_lib.PixelRNNClient(target) as c:
+            yield model, c
+
+
+def cond_images(batch, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, NUM_LEVELS, (batch, *COND_SHAPE)).astype(np.uint8)
+
+
+def test_conditional_calls_equal_the_library(conditional):
+    model, c = conditional
+    labels = np.array([2, 0, 1, 1], np.int32)  # MAX_IMAGES > COND_BATCH
+    served = c.sample(4, seed=3, temperature=0.9, labels=labels)
+    expected = prt.sample(model, 4, seed=3, temperature=0.9, labels=labels)
+    np.testing.assert_array_equal(served, expected)
+    np.testing.assert_array_equal(
+        c.sample(2, seed=3, labels=1), prt.sample(model, 2, seed=3, labels=1)
+    )
+    x = cond_images(COND_BATCH)
+    np.testing.assert_allclose(
+        c.log_prob(x, labels=[0, 2])["log_prob"],
+        prt.log_prob(model, x, labels=[0, 2]),
+        atol=1e-5,
+    )
+    np.testing.assert_array_equal(
+        c.complete(x, 4, seed=1, labels=2),
+        prt.complete(model, x, 4, seed=1, labels=2),
+    )
+    assert c.metadata()["sample"]["inputs"]["labels"] == ("int32", (None,))
+    assert c.metadata()["log_prob"]["inputs"]["labels"] == ("int32", (None,))
+    info = c.model_info()
+    assert (info["num_classes"], info["multi_scale_factor"]) == (3, 1)
+
+
+def test_sample_with_info_checks_labels_against_the_model(
+    conditional, client
+):
+    model, c = conditional
+    images, info = c.sample_with_info(2, seed=4, labels=2)
+    assert info["num_classes"] == 3 and c.version == info["version"] == 1
+    np.testing.assert_array_equal(
+        images, prt.sample(model, 2, seed=4, labels=2)
+    )
+    with pytest.raises(ValueError, match=r"num_classes=3\): give a label"):
+        c.sample_with_info(2)
+    with pytest.raises(ValueError, match="Received: a label of 3"):
+        c.sample_with_info(2, labels=[0, 3])
+    with client_lib.PixelRNNClient(client.target) as own:  # gets pinned
+        with pytest.raises(ValueError, match="not class-conditional"):
+            own.sample_with_info(1, labels=0)
+        images, info = own.sample_with_info(2, seed=5)
+    assert info["num_classes"] == 0
+    np.testing.assert_array_equal(images, client.sample(2, seed=5))
+
+
+def _cond_predict(signature, labels, **inputs):
+    defaults = {
+        "sample": {"num_images": np.int32(2), **SCALARS},
+        "log_prob": {"images": cond_images(2)},
+        "complete": {
+            "images": cond_images(2),
+            "num_known_pixels": np.int32(3),
+            **SCALARS,
+        },
+    }
+    inputs = {**defaults[signature], **inputs}
+    if labels is not None:
+        inputs["labels"] = np.asarray(labels, np.int32)
+    return lambda c: c.predict(signature, inputs)
+
+
+BAD_LABELS = {
+    "sample_out_of_range": (
+        _cond_predict("sample", [0, 3]),
+        "labels must lie in [0, 3)",
+    ),
+    "log_prob_negative": (_cond_predict("log_prob", [-1, 0]), "[labels] [-1]"),
+    "complete_out_of_range": (
+        _cond_predict("complete", [7, 0]),
+        "[labels] [7]",
+    ),
+    "sample_too_few": (
+        _cond_predict("sample", [0]),
+        "one class per image] [Received:] [1] [labels for] [2]",
+    ),
+    "log_prob_too_many": (
+        _cond_predict("log_prob", [0, 1], images=cond_images(1)),
+        "[2] [labels for] [1] [images]",
+    ),
+    "missing": (_cond_predict("log_prob", None), "missing ['labels']"),
+    "wrong_dtype": (
+        lambda c: c.predict(
+            "log_prob", {"images": cond_images(1), "labels": np.int64([0])}
+        ),
+        "Received: dtype=int64",
+    ),
+    "over_the_batch_cap": (
+        lambda c: c.log_prob(cond_images(3), labels=0),
+        f"batch size {COND_BATCH + 1}",
+    ),
+    "over_the_num_images_cap": (
+        _cond_predict("sample", [0] * 5, num_images=np.int32(4)),
+        f"at most {MAX_IMAGES} images per request",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LABELS))
+def test_bad_labels_get_invalid_argument(case, conditional):
+    model, c = conditional
+    call, text = BAD_LABELS[case]
+    with pytest.raises(client_lib.InvalidRequestError) as info:
+        call(c)
+    assert info.value.code == INVALID
+    assert text in info.value.message
+    x = cond_images(1)
+    np.testing.assert_allclose(  # still serving
+        c.log_prob(x, labels=1)["log_prob"],
+        prt.log_prob(model, x, labels=[1]),
+        atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize(
+    "labels, text",
+    [
+        ([0], "Received: labels of dtype=int64, shape=(1,)"),
+        (1.0, "Received: labels of dtype=float64, shape=()"),
+        (True, "dtype=bool"),
+        ([[0, 1]], "shape=(1, 2)"),
+        (-1, "Received: a label of -1"),
+        ([0, 2**31], "Received: a label of 2147483648"),
+    ],
+)
+def test_client_rejects_bad_labels_before_sending(labels, text):
+    with pytest.raises(ValueError) as info:
+        client_lib.sample_inputs(2, labels=labels)
+    assert text in str(info.value)
+
+
+def test_client_labels_are_one_int32_class_per_image():
+    with pytest.raises(ValueError, match="one class per image"):
+        client_lib.log_prob_inputs(random_images(3), labels=[0, 1])
+    inputs = client_lib.complete_inputs(random_images(2), 3, labels=2)
+    np.testing.assert_array_equal(inputs["labels"], [2, 2])
+    assert inputs["labels"].dtype == np.int32
 
 
 # Load.
@@ -557,6 +742,9 @@ def test_rest_payload_round_trips_through_json():
         "seed": 5,
         "temperature": 0.5,
     }
+    inputs = client_lib.sample_inputs(2, seed=5, labels=1)
+    payload = client_lib.rest_payload("sample", inputs)
+    assert json.loads(json.dumps(payload))["inputs"]["labels"] == [1, 1]
 
 
 class _StubHandler(http.server.BaseHTTPRequestHandler):
@@ -618,6 +806,9 @@ def test_rest_predict_against_a_stub(rest_stub):
     out = client_lib.rest_predict(url, "pixelrnn", "sample", inputs, timeout=10)
     assert seen[-1][0] == "/v1/models/pixelrnn:predict"
     assert out["images"].shape == (1, 1, 1, 1)
+    labelled = client_lib.complete_inputs(images, 3, labels=[1, 0])
+    client_lib.rest_predict(url, "pixelrnn", "complete", labelled, timeout=10)
+    assert seen[-1][2]["inputs"]["labels"] == [1, 0]
 
     with pytest.raises(client_lib.NotFoundError, match="Servable not found"):
         client_lib.rest_predict(url, "nope", "sample", inputs, timeout=10)
