@@ -7,12 +7,6 @@ import numpy as np
 import tensorflow as tf
 
 
-def to_uint8(images, num_levels):
-    """Levels in [0, num_levels) -> uint8 intensities in [0, 255]."""
-    images = np.asarray(images, "float64")
-    return np.round(images * 255.0 / (num_levels - 1)).astype("uint8")
-
-
 def make_grid(images, columns=None, padding=1):
     """(N, H, W, C) uint8 -> one (rows·(H+p)+p, cols·(W+p)+p, C) image."""
     images = np.asarray(images)

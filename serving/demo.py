@@ -17,6 +17,7 @@ from train.argument_parser import ArgumentParser
 def demo(workdir, num_images=16, seed=0):
     import keras
 
+    import pixelrnn_tf as prt
     from pixelrnn_tf import images
     from serving.client import PixelRNNClient
     from serving.export import export_for_serving
@@ -32,7 +33,7 @@ def demo(workdir, num_images=16, seed=0):
         with PixelRNNClient(target, "pixelrnn", timeout=300) as client:
             levels = client.sample(num_images, seed=seed)
     out = os.path.join(workdir, "served_samples.png")
-    grid = images.make_grid(images.to_uint8(levels, model.num_levels))
+    grid = images.make_grid(prt.to_pixels(levels, model.num_levels))
     images.write_png(out, grid, scale=6)
     return path, out
 

@@ -148,7 +148,9 @@ def test_model_jacobian_is_causal_and_exact(architecture, channels, policy):
 
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("num_layers", [1, 2])
-def test_paper_literal_diagonal_bilstm_misses_one_subpixel(num_layers, channels):
+def test_paper_literal_diagonal_bilstm_misses_one_subpixel(
+    num_layers, channels
+):
     # Without the padding column, the paper's stack is blind to one
     # sub-pixel on rows wider than 4, whatever the depth: the first-layer
     # features at (i-1, W-1) exclude its last colour (mask A), the

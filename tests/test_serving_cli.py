@@ -60,7 +60,7 @@ def test_export_serve_and_sample_through_the_cli(tmp_path):
         # The server told the client its 17 levels: level 16 is white, not
         # the near-black 16/255 of a 256-level reading.
         levels = prt.sample(model, 4, seed=0)  # what the server samples
-        expected = images.make_grid(images.to_uint8(levels, 17))
+        expected = images.make_grid(prt.to_pixels(levels, 17))
         np.testing.assert_array_equal(png, expected)
         assert png.shape == (11, 11, 1) and png.max() == 255
         result = _cli("--server", f"127.0.0.1:{port}", "--model", "nope",
@@ -75,6 +75,44 @@ def test_export_serve_and_sample_through_the_cli(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+@pytest.mark.slow
+def test_sample_cli_labels_of_a_class_conditional_model(tmp_path):
+    from serving.export import export_for_serving
+    from serving.server import serve
+
+    model = prt.build_model(
+        prt.ModelConfig(architecture="pixel_cnn", image_shape=(3, 3, 1),
+                        num_levels=4, hidden_dim=4, num_layers=1,
+                        num_classes=3)
+    )
+    export_for_serving(model, str(tmp_path / "pixelrnn"))
+    out, rows = tmp_path / "class_2.png", tmp_path / "rows.png"
+    with serve(str(tmp_path / "pixelrnn"), port=0) as server:
+        target = f"127.0.0.1:{server.port}"
+        result = _cli("sample", "--server", target, "--num", "2",
+                      "--label", "2", "--scale", "1", "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        every = _cli("--server", target, "--num", "3", "--scale", "1",
+                     "--out", str(rows), module="train.sample")
+        assert every.returncode == 0, every.stderr
+        wrong = _cli("sample", "--server", target, "--label", "3",
+                     "--out", str(out))
+    png = tf.io.decode_png(tf.io.read_file(str(out))).numpy()
+    levels = prt.sample(model, 2, seed=0, labels=2)
+    expected = images.make_grid(prt.to_pixels(levels, 4))
+    np.testing.assert_array_equal(png, expected)
+    # without --label: every class in order, one row each
+    png = tf.io.decode_png(tf.io.read_file(str(rows))).numpy()
+    levels = prt.sample(model, 3, seed=0, labels=[0, 1, 2])
+    expected = images.make_grid(prt.to_pixels(levels, 4), columns=1)
+    np.testing.assert_array_equal(png, expected)
+    assert wrong.returncode == 2
+    lines = wrong.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ")
+    assert "Received: a label of 3" in lines[-1]
+    assert not any("Traceback" in line for line in lines)
 
 
 def test_export_cli_rejects_a_missing_run(tmp_path):

@@ -522,7 +522,7 @@ def test_class_conditional_run_evaluates_and_samples_by_label(
     history = train.run(config, str(tmp_path))
     assert history.evaluation["num_images"] == 64
     _, model = evaluation.load_run(str(tmp_path))
-    labels = np.asarray(grids.class_labels(model, 20))
+    labels = np.asarray(grids.class_labels(model.num_classes, 20))
     np.testing.assert_array_equal(labels, np.repeat(np.arange(10), 2))
     out = tmp_path / "sevens.png"
     args = ["--workdir", str(tmp_path), "--num", "4", "--out", str(out),

@@ -11,39 +11,47 @@ from pixelrnn_tf import images
 from train import evaluation
 
 
-def class_labels(model, num, label=None):
-    """The labels of `num` images of a class-conditional model: `label`
-    for all, or by default every class in order, in runs as even as can
-    be (one grid row per class when K divides `num`); None for other
-    models."""
-    if getattr(model, "num_classes", None) is None:
+def class_labels(num_classes, num, label=None):
+    """The labels of `num` images of a model with `num_classes` classes
+    (None: not class-conditional): `label` for all, or by default every
+    class in order, in runs as even as can be (one grid row per class when
+    K divides `num`; see `grid`); None for other models."""
+    if num_classes is None:
         if label is not None:
             raise ValueError(
                 "--label needs a class-conditional model (num_classes). "
                 f"Received: label={label}"
             )
         return None
-    if label is not None:
-        return np.full((num,), label)
-    return np.arange(num) * model.num_classes // max(num, 1)
+    if label is None:
+        return np.arange(num) * num_classes // max(num, 1)
+    if not 0 <= label < num_classes:
+        raise ValueError(
+            f"--label must be a class in [0, {num_classes}). Received: a "
+            f"label of {label}"
+        )
+    return np.full((num,), label)
 
 
-def sample_grid(
-    model, num, seed=0, temperature=1.0, label=None, columns=None, **kwargs
-):
+def grid(levels, num_levels, num_classes=None, label=None):
+    """Levels as one picture; samples of every class in order (no
+    `label`) get one row per class when K divides their number."""
+    columns = None
+    if num_classes and label is None and len(levels) % num_classes == 0:
+        columns = len(levels) // num_classes
+    return images.make_grid(prt.to_pixels(levels, num_levels), columns)
+
+
+def sample_grid(model, num, seed=0, temperature=1.0, label=None, **kwargs):
     """A grid of `num` samples; a class-conditional model draws every
-    class in order, one row per class when K divides `num` (or `label`
-    for all)."""
-    labels = class_labels(model, num, label)
-    if labels is not None and label is None and columns is None:
-        if num % model.num_classes == 0:
-            columns = num // model.num_classes
+    class in order, one row each (or `label` for all)."""
+    num_classes = getattr(model, "num_classes", None)
+    labels = class_labels(num_classes, num, label)
     levels = prt.sample(
         model, num, seed=seed, temperature=temperature, labels=labels,
         **kwargs,
     )
-    pixels = prt.to_pixels(levels, model.num_levels)
-    return images.make_grid(pixels, columns)
+    return grid(levels, model.num_levels, num_classes, label)
 
 
 def completion_grid(

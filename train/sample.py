@@ -50,19 +50,22 @@ def add_image_options(parser):
 
 
 def server_grid(args):
-    """A grid of samples asked of `args.server` over gRPC."""
-    import pixelrnn_tf as prt
-    from pixelrnn_tf import images
+    """A grid of samples asked of `args.server` over gRPC; the server's
+    `model_info` tells the levels and the classes, as in `--workdir`."""
     from serving.client import PixelRNNClient
+    from train import grids
 
     model, timeout = args.model or "pixelrnn", args.timeout or 300.0
     with PixelRNNClient(args.server, model, timeout=timeout) as client:
         info = client.model_info()
         client.version = info["version"]  # both answers from one version
+        num_classes = info["num_classes"] or None
+        labels = grids.class_labels(num_classes, args.num, args.label)
         levels = client.sample(
-            args.num, seed=args.seed, temperature=args.temperature
+            args.num, seed=args.seed, temperature=args.temperature,
+            labels=labels,
         )
-    return images.make_grid(prt.to_pixels(levels, info["num_levels"]))
+    return grids.grid(levels, info["num_levels"], num_classes, args.label)
 
 
 def _run_grid(args):
@@ -79,7 +82,9 @@ def _run_grid(args):
             config, args.complete_from, args.num
         )
         if args.label is not None:  # else the images' own classes
-            labels = grids.class_labels(model, len(originals), args.label)
+            labels = grids.class_labels(
+                model.num_classes, len(originals), args.label
+            )
         if labels is not None:
             options["labels"] = labels
         return grids.completion_grid(

@@ -87,7 +87,8 @@ class DiagonalLSTM(keras.layers.Layer):
     def call(self, inputs, condition=None):
         _, height, width, _ = ops.shape(inputs)
         u = self.units
-        z = image_ops.skew(self.input_to_state(inputs, condition))  # (B, H, W+H-1, 4h)
+        z = self.input_to_state(inputs, condition)
+        z = image_ops.skew(z)  # (B, H, W+H-1, 4h)
         z = ops.transpose(z, (0, 2, 1, 3))  # (B, W+H-1, H, 4h): columns = time
         z = ops.reshape(z, (-1, width + height - 1, height * 4 * u))
         h = self.rnn(z)  # (B, W+H-1, H·h)

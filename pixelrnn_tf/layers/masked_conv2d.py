@@ -292,7 +292,9 @@ class MaskedConv2D(keras.layers.Conv2D):
             y = y + cache["bias" + key]
         if "condition_term" in cache:
             term = cache["condition_term" + key]
-            y = y + (term if len(term.shape) == 2 else stepping.read(term, column))
+            if len(term.shape) == 3:  # a spatial condition: this row's
+                term = stepping.read(term, column)
+            y = y + term
         if self.activation is not None:
             y = self.activation(y)
         if stepping.is_last(group, self.color_channels):
