@@ -166,3 +166,15 @@ def test_multi_scale_takes_images_only():
         prt.sample(model, 2, labels=[0, 1])
     with pytest.raises(ValueError, match="images only"):
         model({"images": np.zeros((1, 2, 2, 1)), "labels": np.zeros(1)})
+
+
+def test_the_large_network_checks_its_condition():
+    model = _model("row_lstm", (4, 4, 1))
+    images = np.zeros((2, 4, 4, 1))
+    with pytest.raises(ValueError, match="needs a spatial condition"):
+        model.large(images)
+    with pytest.raises(ValueError, match="of shape \\(2, 2, 2, 4\\)"):
+        model.large({"images": images, "condition": np.zeros((2, 2, 2, 4))})
+    with pytest.raises(ValueError, match="takes no spatial condition"):
+        model.small({"images": images[:, ::2, ::2],
+                     "condition": np.zeros((2, 2, 2, 4))})

@@ -435,9 +435,9 @@ def _as_tensor(values):
 
 def _describe(values):
     shape = getattr(values, "shape", None)
-    return f"an array of shape {tuple(shape)}" if shape is not None else (
-        repr(values)
-    )
+    if shape is None:
+        return repr(values)
+    return f"an array of shape {tuple(shape)}"
 
 
 def _split_inputs(inputs):
