@@ -27,7 +27,7 @@ def log_prob(model, images, batch_size=64, labels=None):
         labels: (B,) integer classes of a class-conditional model: then
             log p(x | y). Must be None for an unconditional model.
     """
-    values, labels = checked(model, images, labels)
+    values, labels = validation.checked_inputs(model, images, labels)
     signature = [images_spec(model), *labels_spec(model)]
     fn = compiled(model, _log_prob_batch, signature)
     out = [
@@ -48,14 +48,3 @@ def bits_per_dim(model, images, batch_size=64, labels=None):
     nats = log_prob(model, images, batch_size, labels)
     return -nats / (dims * math.log(2.0))
 
-
-def checked(model, images, labels):
-    """(images, [labels] or []) as NumPy arrays, checked against the model."""
-    images = np.asarray(images)
-    validation.check_images(
-        images, model.image_shape, model.num_levels, integers=True
-    )
-    if labels is None and getattr(model, "num_classes", None) is None:
-        return images, []
-    model.inputs_for(images, labels)  # raises for missing or bad labels
-    return images, [np.asarray(labels).astype("int32")]

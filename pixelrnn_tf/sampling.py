@@ -19,7 +19,6 @@ from pixelrnn_tf import validation
 from pixelrnn_tf.compiled import compiled
 from pixelrnn_tf.compiled import images_spec
 from pixelrnn_tf.compiled import labels_spec
-from pixelrnn_tf.likelihood import checked
 
 
 def sample(
@@ -63,9 +62,9 @@ def sample(
             f"Received: num_images={num_images!r}"
         )
     canvas = np.zeros((num_images, *model.image_shape), "float32")
-    if labels is not None and np.ndim(labels) == 0:
-        labels = np.full((num_images,), labels)
-    canvas, labels = checked(model, canvas, labels)
+    canvas, labels = validation.checked_inputs(
+        model, canvas, _per_image(labels, num_images)
+    )
     options = (method, verbose, jit_compile)
     return _fill(
         model, canvas, labels, 0, seed, temperature, batch_size, *options
@@ -110,14 +109,21 @@ def complete(
             f"{num_known_pixels!r}"
         )
     images = np.asarray(images)
-    if labels is not None and np.ndim(labels) == 0:
-        labels = np.full((len(images),), labels)
-    images, labels = checked(model, images, labels)
+    images, labels = validation.checked_inputs(
+        model, images, _per_image(labels, len(images))
+    )
     start = int(num_known_pixels) * channels
     canvas, options = images.astype("float32"), (method, verbose, jit_compile)
     return _fill(
         model, canvas, labels, start, seed, temperature, batch_size, *options
     )
+
+
+def _per_image(labels, num_images):
+    """One label for every image: an int is repeated."""
+    if labels is not None and np.ndim(labels) == 0:
+        return np.full((num_images,), labels)
+    return labels
 
 
 class _Progress:

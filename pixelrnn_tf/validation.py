@@ -32,7 +32,9 @@ def concrete_values(images):
     try:
         return np.asarray(images)
     except (TypeError, ValueError, NotImplementedError):
-        return None  # a graph tensor inside a traced function
+        # A symbolic tensor inside a traced function has no values yet
+        # (NumPy conversion raises one of these): the graph checks it.
+        return None
 
 
 def check_levels(values, num_levels, integers=False):
@@ -94,6 +96,17 @@ def check_labels(labels, num_classes, batch_size=None):
             f"Labels must be integers in [0, {num_classes}) for a model with "
             f"num_classes={num_classes}. Received: a label of {bad.flat[0]}"
         )
+
+
+def checked_inputs(model, images, labels):
+    """(images, [labels] or []) as NumPy arrays, checked against the model:
+    whole levels in range, and labels exactly when it is class-conditional."""
+    images = np.asarray(images)
+    check_images(images, model.image_shape, model.num_levels, integers=True)
+    if labels is None and getattr(model, "num_classes", None) is None:
+        return images, []
+    model.inputs_for(images, labels)  # raises for missing or bad labels
+    return images, [np.asarray(labels).astype("int32")]
 
 
 def check_images(images, image_shape, num_levels, integers=False):

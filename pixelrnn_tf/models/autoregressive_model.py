@@ -223,12 +223,7 @@ class AutoregressiveModel(DensityModel, keras.Model):
             inputs = self.inputs_for(**_split_inputs(inputs))
             images = inputs["images"]
             if any(map(_is_tensor, inputs.values())):  # Keras: not mixed
-                inputs = {
-                    key: value if _is_tensor(value) else ops.convert_to_tensor(
-                        value
-                    )
-                    for key, value in inputs.items()
-                }
+                inputs = {k: _to_tensor(v) for k, v in inputs.items()}
         else:
             images = inputs = _as_tensor(inputs)
             self.inputs_for(images)  # raises if a condition is missing
@@ -431,6 +426,10 @@ def _is_tensor(values):
 
 def _as_tensor(values):
     return values if _is_tensor(values) else np.asarray(values)
+
+
+def _to_tensor(values):
+    return values if _is_tensor(values) else ops.convert_to_tensor(values)
 
 
 def _describe(values):
