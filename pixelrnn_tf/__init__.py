@@ -34,8 +34,10 @@ def _require_tensorflow_backend():
 _require_tensorflow_backend()
 
 from pixelrnn_tf import layers  # noqa: E402
+from pixelrnn_tf import logistic_mixture  # noqa: E402
 from pixelrnn_tf import models  # noqa: E402
 from pixelrnn_tf.config import ARCHITECTURES  # noqa: E402
+from pixelrnn_tf.config import HEADS  # noqa: E402
 from pixelrnn_tf.config import PRESETS  # noqa: E402
 from pixelrnn_tf.config import ModelConfig  # noqa: E402
 from pixelrnn_tf.levels import to_levels  # noqa: E402
@@ -43,6 +45,7 @@ from pixelrnn_tf.levels import to_pixels  # noqa: E402
 from pixelrnn_tf.likelihood import bits_per_dim  # noqa: E402
 from pixelrnn_tf.likelihood import log_prob  # noqa: E402
 from pixelrnn_tf.losses import BitsPerDim  # noqa: E402
+from pixelrnn_tf.losses import DiscretizedLogisticMixtureNLL  # noqa: E402
 from pixelrnn_tf.losses import NLLNats  # noqa: E402
 from pixelrnn_tf.models import MultiScalePixelRNN  # noqa: E402
 from pixelrnn_tf.models import PixelCNN  # noqa: E402

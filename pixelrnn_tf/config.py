@@ -12,6 +12,7 @@ import types
 import typing
 
 ARCHITECTURES = ("pixel_cnn", "row_lstm", "diagonal_bilstm")
+HEADS = ("softmax", "logistic_mixture")
 
 
 def strict(cls):
@@ -122,6 +123,11 @@ class ModelConfig(_ConfigMixin):
     output_dim: int | None = None  # output stack width; None: 2·hidden_dim
     use_residual: bool = True  # residual connections (§3.3)
     use_skip_connections: bool = False  # learnable skips to the output
+    # each sub-pixel's distribution: "softmax" over the levels (the
+    # paper's) or "logistic_mixture" (PixelCNN++ §2.1: discretized
+    # logistics, faster to learn on colour images)
+    head: str = "softmax"
+    num_mixtures: int | None = None  # logistics per sub-pixel; None: 5
     num_classes: int | None = None  # class-conditional p(x | y) with K classes
     # Multi-Scale PixelRNN (§3.6): model every k-th pixel first, then the
     # image given them; None: single-scale
@@ -132,6 +138,15 @@ class ModelConfig(_ConfigMixin):
 
     def validate(self):
         _check_choice(self, "architecture", ARCHITECTURES)
+        _check_choice(self, "head", HEADS)
+        if self.num_mixtures is not None:
+            if self.head != "logistic_mixture":
+                raise ValueError(
+                    "`num_mixtures` applies to head='logistic_mixture' only. "
+                    f"Received: head={self.head!r}, "
+                    f"num_mixtures={self.num_mixtures}"
+                )
+            _check_positive(self, "num_mixtures", 1)
         if self.architecture != "diagonal_bilstm" and self.close_blind_spot:
             raise ValueError(
                 "`close_blind_spot` applies to the Diagonal BiLSTM only. "

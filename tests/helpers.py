@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pixelrnn_tf import layers
 from pixelrnn_tf import masks
 
 POLICIES = ("float32", "mixed_bfloat16")
@@ -62,7 +63,7 @@ def check_layer(
             out = mixed(x)
         finally:
             keras.config.set_dtype_policy("float32")
-        float32_head = layer_cls.__name__ == "PerChannelSoftmaxHead"
+        float32_head = issubclass(layer_cls, layers.PerChannelSoftmaxHead)
         expected = "float32" if float32_head else policy[6:]
         assert keras.backend.standardize_dtype(out.dtype) == expected
         assert all(w.dtype == "float32" for w in mixed.weights)

@@ -69,6 +69,13 @@ LAYER_CASES = {
         ),
         MASK_A_3,
     ),
+    "mixture_head": (
+        lambda c: _after_mask_a(
+            layers.DiscretizedLogisticMixtureHead(5, 24, 2, color_channels=c),
+            c,
+        ),
+        MASK_A_3,
+    ),
 }
 
 

@@ -27,6 +27,9 @@ CASES = [
      6),
     (layers.PerChannelSoftmaxHead, {"num_levels": 4, "hidden_dim": 6},
      (2, 4, 4, 12), (2, 4, 4, 3, 4), 4),
+    (layers.DiscretizedLogisticMixtureHead,
+     {"num_levels": 4, "hidden_dim": 6, "num_mixtures": 2},
+     (2, 4, 4, 12), (2, 4, 4, 3, 4), 4),
 ]
 
 
@@ -93,6 +96,8 @@ def test_cell_configs_round_trip():
         (lambda: layers.RowLSTMCell(6, 4, kernel_size=2), "kernel_size=2"),
         (lambda: layers.PixelRNNResidualBlock("gru", 6), "rnn_type='gru'"),
         (lambda: layers.PerChannelSoftmaxHead(1, 6), "num_levels=1"),
+        (lambda: layers.DiscretizedLogisticMixtureHead(4, 6, 0),
+         "num_mixtures=0"),
     ],
 )
 def test_layers_reject_bad_arguments(make, match):
@@ -102,5 +107,6 @@ def test_layers_reject_bad_arguments(make, match):
 
 def test_layers_are_registered_for_serialization():
     for name in ("MaskedConv2D", "RowLSTM", "DiagonalBiLSTM",
-                 "PerChannelSoftmaxHead", "PixelCNNResidualBlock"):
+                 "PerChannelSoftmaxHead", "DiscretizedLogisticMixtureHead",
+                 "PixelCNNResidualBlock"):
         assert keras.saving.get_registered_object(f"pixelrnn_tf>{name}")

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import pixelrnn_tf as prt
+from tests.conftest import DATA_DIR
 
 TINY = dict(image_shape=(4, 4, 3), num_levels=4, hidden_dim=6, num_layers=2)
 
@@ -170,3 +171,18 @@ def test_summary_cli_prints_parameter_counts(capsys):
     assert f"{model.count_params():,d} parameters" in out
     with pytest.raises(SystemExit):
         summary.main(["no_such_preset"])
+
+
+@pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
+def test_softmax_models_saved_before_the_mixture_head_load_bit_for_bit(
+    architecture,
+):
+    # Tiny models saved by the release before `head` existed (see
+    # tests/data/README.md): the softmax head's logits are unchanged.
+    folder = DATA_DIR / "saved_models"
+    expected = np.load(folder / "logits.npz")
+    model = keras.saving.load_model(folder / f"{architecture}.keras")
+    assert model.head_type == "softmax" and model.num_mixtures is None
+    np.testing.assert_array_equal(
+        np.asarray(model(expected["images"])), expected[architecture]
+    )

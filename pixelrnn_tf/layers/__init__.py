@@ -4,6 +4,9 @@ from pixelrnn_tf.layers.class_condition import ClassCondition
 from pixelrnn_tf.layers.diagonal_bilstm import DiagonalBiLSTM
 from pixelrnn_tf.layers.diagonal_lstm import DiagonalLSTM
 from pixelrnn_tf.layers.diagonal_lstm import DiagonalLSTMCell
+from pixelrnn_tf.layers.discretized_logistic_mixture_head import (
+    DiscretizedLogisticMixtureHead,
+)
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 from pixelrnn_tf.layers.per_channel_softmax_head import PerChannelSoftmaxHead
 from pixelrnn_tf.layers.pixel_cnn_residual_block import PixelCNNResidualBlock

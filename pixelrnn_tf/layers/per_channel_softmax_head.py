@@ -60,9 +60,19 @@ class PerChannelSoftmaxHead(StepComposite, keras.layers.Layer):
             )
             for filters, name in (
                 (hidden_dim, "hidden_conv"),
-                (color_channels * num_levels, "logits_conv"),
+                (color_channels * self.outputs_per_color, "logits_conv"),
             )
         )
+
+    @property
+    def outputs_per_color(self):
+        """Outputs of the last convolution per colour: the levels' logits."""
+        return self.num_levels
+
+    def level_logits(self, outputs):
+        """The levels' logits from the last convolution's outputs per
+        colour (..., outputs_per_color): here they are the logits."""
+        return outputs
 
     def build(self, input_shape):
         self.hidden_conv.build(input_shape)
@@ -70,9 +80,10 @@ class PerChannelSoftmaxHead(StepComposite, keras.layers.Layer):
 
     def call(self, inputs):
         x = self.hidden_conv(ops.relu(inputs))
-        x = self.logits_conv(ops.relu(x))  # (B, H, W, C·L), C-major groups
+        x = self.logits_conv(ops.relu(x))  # (B, H, W, C·P), C-major groups
         _, h, w, _ = ops.shape(x)
-        return ops.reshape(x, (-1, h, w, self.color_channels, self.num_levels))
+        shape = (-1, h, w, self.color_channels, self.outputs_per_color)
+        return self.level_logits(ops.reshape(x, shape))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.color_channels, self.num_levels)
@@ -94,8 +105,8 @@ class PerChannelSoftmaxHead(StepComposite, keras.layers.Layer):
         x = stepping.keep(cache, "hidden_out", x, group)
         x = stepping.step(self.logits_conv, ops.relu(x), cache, column, group)
         if group is None:
-            x = ops.reshape(x, (-1, self.color_channels, self.num_levels))
-        return x, cache
+            x = ops.reshape(x, (-1, self.color_channels, self.outputs_per_color))
+        return self.level_logits(x), cache
 
     def get_config(self):
         config = super().get_config()
