@@ -116,7 +116,10 @@ class ModelConfig(_ConfigMixin):
     architecture: str = "pixel_cnn"  # one of ARCHITECTURES
     image_shape: tuple[int, int, int] = (32, 32, 3)  # (H, W, C), C in {1, 3}
     num_levels: int = 256  # softmax classes per sub-pixel (2: binarized)
-    hidden_dim: int = 129  # h (paper: 128); a multiple of C for R|G|B thirds
+    # h; any width >= C (R|G|B groups as even as possible). 129, not the
+    # paper's 128, so that configs relying on this default still build
+    # the models they built when widths had to be multiples of 3.
+    hidden_dim: int = 129
     num_layers: int = 12  # residual blocks (PixelCNN) or LSTM layers
     input_kernel_size: int = 7  # first, mask-A convolution (§3.4)
     hidden_kernel_size: int = 3  # PixelCNN k×k; Row LSTM k-wide kernels
@@ -186,11 +189,11 @@ class ModelConfig(_ConfigMixin):
                 )
         for name in ("hidden_dim", "output_dim"):
             value = getattr(self, name)
-            if value is not None and (value < 1 or value % c):
+            if value is not None and value < c:
                 raise ValueError(
-                    f"`{name}` must be a positive multiple of the number of "
-                    f"channels ({c}) so the features split into equal R|G|B "
-                    f"groups (paper §3.4). Received: {name}={value}"
+                    f"`{name}` must be at least the number of channels ({c})"
+                    " so that every R|G|B group has a feature (paper §3.4). "
+                    f"Received: {name}={value}"
                 )
 
     @classmethod

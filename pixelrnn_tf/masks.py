@@ -1,9 +1,12 @@
 """Causal masks in pure NumPy: the one R|G|B grouping convention of the package.
 
-Every feature map is split into `color_channels` contiguous groups (thirds for
-RGB, paper §3.4): feature `k` of `n` belongs to colour `k * color_channels // n`.
-The image itself is the case `n == color_channels`, one feature per colour.
-Masks, LSTM gates and the softmax head all derive their grouping from
+Every feature map is split into `color_channels` contiguous groups (paper
+§3.4): feature `k` of `n` belongs to colour `k * color_channels // n`. The
+groups are as even as possible, and for RGB the earlier groups get the extra
+features: 129 features split 43|43|43, 128 split 43|43|42 and 127 split
+43|42|42. Any width of at least `color_channels` works; the image itself is
+the case `n == color_channels`, one feature per colour. Masks, LSTM gates,
+the heads and the step form's colour passes all derive their grouping from
 `channel_groups`, so the convention cannot drift between layers.
 """
 
@@ -13,15 +16,18 @@ MASK_TYPES = ("A", "B")
 
 
 def channel_groups(num_features, color_channels):
-    """Colour group of each of `num_features` features, contiguous groups.
+    """Colour group of each of `num_features` features, contiguous groups
+    as even as possible (sizes differ by at most one).
 
     >>> channel_groups(6, 3)
     array([0, 0, 1, 1, 2, 2])
+    >>> channel_groups(8, 3)
+    array([0, 0, 0, 1, 1, 1, 2, 2])
     """
-    if num_features % color_channels:
+    if num_features < color_channels:
         raise ValueError(
-            "The number of features must be divisible by `color_channels` so "
-            "that they split into equal R|G|B groups. Received: "
+            "The number of features must be at least `color_channels`, so "
+            "that every colour group has a feature. Received: "
             f"num_features={num_features}, color_channels={color_channels}"
         )
     return np.arange(num_features) * color_channels // num_features
@@ -43,7 +49,8 @@ def conv_mask(
     the centre are zero (paper §3.4, Figure 2).
 
     With `out_chunks > 1` the output features are `out_chunks` equal chunks
-    (the i, f, o, g gates of an LSTM), each split into its own colour groups.
+    (the i, f, o, g gates of an LSTM), each split into its own colour groups
+    (4 × 128 gate features: 43|43|42 in each gate).
     """
     kh, kw = kernel_size
     if mask_type not in MASK_TYPES:

@@ -22,10 +22,10 @@ UP_LEFT = {(dr, dc) for dr in range(-10, 1) for dc in range(-10, 1)}
 MASK_A_3 = helpers.masked_offsets(3, 3)
 
 
-def _after_mask_a(layer, channels, kernel_size=3):
+def _after_mask_a(layer, channels, kernel_size=3, features=24):
     """fn(x) = layer(MaskedConv2D(A)(x)): the layer on causal features."""
     first = layers.MaskedConv2D(
-        24, kernel_size, mask_type="A", color_channels=channels
+        features, kernel_size, mask_type="A", color_channels=channels
     )
     return lambda x: layer(first(x))
 
@@ -38,6 +38,17 @@ LAYER_CASES = {
     ),
     "row_lstm": (
         lambda c: _after_mask_a(layers.RowLSTM(12, color_channels=c), c),
+        helpers.minkowski_sum(MASK_A_3, helpers.row_lstm_offsets(H)),
+    ),
+    # Uneven R|G|B groups: 8 features split 3|3|2, 16 split 6|5|5.
+    "masked_conv_a_uneven": (
+        lambda c: layers.MaskedConv2D(8, 3, "A", color_channels=c),
+        MASK_A_3,
+    ),
+    "row_lstm_uneven": (
+        lambda c: _after_mask_a(
+            layers.RowLSTM(8, color_channels=c), c, features=16
+        ),
         helpers.minkowski_sum(MASK_A_3, helpers.row_lstm_offsets(H)),
     ),
     "diagonal_lstm": (
@@ -138,19 +149,49 @@ MODEL_CASES = {
 }
 
 
+def _check_model_context(
+    architecture, channels, policy, seeds=(0,), **extra
+):
+    """The model's Jacobian against its MODEL_CASES receptive field, at
+    the input points of `seeds`: what it sees is their union."""
+    overrides, field = MODEL_CASES[architecture]
+    if "image_shape" in overrides:
+        height, width, _ = overrides["image_shape"]
+        overrides = dict(overrides, image_shape=(height, width, channels))
+    model = _small_model(architecture, channels, **overrides, **extra)
+    shape = model.image_shape
+    jac = sum(
+        np.abs(helpers.raster_jacobian(model, shape, model.num_levels, seed=s))
+        for s in seeds
+    )
+    _check_exact_context(jac, shape, field, policy)
+
+
 @pytest.mark.parametrize("policy", POLICIES)
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
 def test_model_jacobian_is_causal_and_exact(architecture, channels, policy):
     keras.config.set_dtype_policy(policy)
-    overrides, field = MODEL_CASES[architecture]
-    if "image_shape" in overrides:
-        height, width, _ = overrides["image_shape"]
-        overrides = dict(overrides, image_shape=(height, width, channels))
-    model = _small_model(architecture, channels, **overrides)
-    shape = model.image_shape
-    jac = helpers.raster_jacobian(model, shape, model.num_levels)
-    _check_exact_context(jac, shape, field, policy)
+    _check_model_context(architecture, channels, policy)
+
+
+@pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
+def test_uneven_groups_model_jacobian_is_causal_and_exact(architecture):
+    # h = 8 splits 3|3|2 and the blocks' 2h = 16 features 6|5|5, like the
+    # paper's h = 128 (43|43|42, 2h: 86|85|85). With 2 hidden features in
+    # the B group, a ReLU can close all of a path at one input point (the
+    # PixelCNN's B misses G of pixel (4, 2) at seed 0): two points.
+    _check_model_context(
+        architecture, 3, "float32", seeds=(0, 1), hidden_dim=8
+    )
+
+
+@pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
+def test_paper_width_model_jacobian_is_causal_and_exact(architecture):
+    # The paper's h = 128 (43|43|42) and 1024 output maps (342|341|341).
+    _check_model_context(
+        architecture, 3, "float32", hidden_dim=128, output_dim=1024
+    )
 
 
 @pytest.mark.parametrize("channels", [1, 3])

@@ -29,13 +29,13 @@ def test_unknown_field_names_the_valid_ones():
         ("architecture", "gru", "Received: architecture='gru'"),
         ("image_shape", (8, 8, 2), "Received: image_shape=\\(8, 8, 2\\)"),
         ("image_shape", (8, 8), "Received: image_shape=\\(8, 8\\)"),
-        ("hidden_dim", 16, "Received: hidden_dim=16"),  # RGB: not / 3
+        ("hidden_dim", 2, "Received: hidden_dim=2"),  # RGB: fewer than 3
         ("hidden_dim", "12", "Received: hidden_dim='12'"),
         ("hidden_dim", 12.0, "Received: hidden_dim=12.0"),
         ("num_levels", 1, "Received: num_levels=1"),
         ("num_layers", 0, "Received: num_layers=0"),
         ("input_kernel_size", 4, "Received: input_kernel_size=4"),
-        ("output_dim", 10, "Received: output_dim=10"),
+        ("output_dim", 2, "Received: output_dim=2"),
         ("use_residual", 1, "Received: use_residual=1"),
         ("close_blind_spot", 1, "Received: close_blind_spot=1"),
         # the Diagonal BiLSTM's option only (the default is PixelCNN)
@@ -49,6 +49,14 @@ def test_invalid_values_raise_value_error(field, value, match):
 
 def test_grayscale_allows_any_hidden_size():
     assert prt.ModelConfig(image_shape=(8, 8, 1), hidden_dim=16).hidden_dim == 16
+
+
+def test_rgb_allows_any_width_of_at_least_three():
+    # Uneven R|G|B groups: 16 splits 6|5|5, 10 splits 4|3|3.
+    rgb = prt.ModelConfig(image_shape=(8, 8, 3)).replace
+    config = rgb(hidden_dim=16, output_dim=10)
+    assert (config.hidden_dim, config.output_dim) == (16, 10)
+    assert rgb(hidden_dim=3, output_dim=3).hidden_dim == 3
 
 
 def test_unknown_preset_lists_the_presets():

@@ -87,7 +87,10 @@ def test_cell_configs_round_trip():
     "make, match",
     [
         (lambda: layers.MaskedConv2D(6, 3, mask_type="C"), "mask_type='C'"),
-        (lambda: layers.MaskedConv2D(4, 3, mask_type="A"), "filters=4"),
+        (lambda: layers.MaskedConv2D(2, 3, mask_type="A"), "filters=2"),
+        (lambda: layers.MaskedConv2D(6, 3, "A").build((1, 4, 4, 2)),
+         "num_features=2"),
+        (lambda: layers.RowLSTM(2), "filters=8, .*out_chunks=4"),
         (lambda: layers.MaskedConv2D(6, 3, "A", padding="valid"),
          "padding='valid'"),
         (lambda: layers.MaskedConv2D(6, 3, "A", strides=2), "strides"),

@@ -14,14 +14,23 @@ def _all_images(shape, levels):
 
 
 @pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
-@pytest.mark.parametrize("shape, levels", [((2, 2, 1), 3), ((1, 2, 3), 2)])
-def test_probabilities_of_all_images_sum_to_one(architecture, shape, levels):
+@pytest.mark.parametrize(
+    "shape, levels, hidden_dim",
+    [
+        ((2, 2, 1), 3, 6),
+        ((1, 2, 3), 2, 6),
+        ((1, 2, 3), 2, 8),  # uneven R|G|B groups: 3|3|2, 2h: 6|5|5
+    ],
+)
+def test_probabilities_of_all_images_sum_to_one(
+    architecture, shape, levels, hidden_dim
+):
     model = prt.build_model(
         prt.ModelConfig(
             architecture=architecture,
             image_shape=shape,
             num_levels=levels,
-            hidden_dim=6,
+            hidden_dim=hidden_dim,
             num_layers=2,
         )
     )

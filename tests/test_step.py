@@ -46,6 +46,9 @@ MODEL_CASES = [
     ((4, 5, 1), {"use_skip_connections": True}),
     ((2, 7, 3), {"use_skip_connections": True, "use_residual": False}),
     ((5, 2, 1), {"input_kernel_size": 3, "hidden_kernel_size": 5}),
+    # Uneven R|G|B groups: h = 8 splits 3|3|2, 2h = 16 6|5|5, the output
+    # stack's 10 maps 4|3|3.
+    ((2, 5, 3), {"hidden_dim": 8, "output_dim": 10}),
 ]
 
 
@@ -89,6 +92,8 @@ LAYER_CASES = {
     ),
     "masked_conv_b_1x1": lambda: layers.MaskedConv2D(9, 1, "B"),
     "row_lstm": lambda: layers.RowLSTM(6),
+    # uneven R|G|B groups: 16 inputs 6|5|5, 8 units 3|3|2 per gate
+    "row_lstm_uneven": lambda: layers.RowLSTM(8),
     "row_lstm_k5": lambda: layers.RowLSTM(6, kernel_size=5),
     "diagonal_lstm": lambda: layers.DiagonalLSTM(6),
     "diagonal_bilstm": lambda: layers.DiagonalBiLSTM(6),
@@ -99,12 +104,17 @@ LAYER_CASES = {
     "softmax_head": lambda: layers.PerChannelSoftmaxHead(5, 6),
     "mixture_head": lambda: layers.DiscretizedLogisticMixtureHead(5, 6, 2),
 }
+INPUT_FEATURES = {"row_lstm_uneven": 16}  # the others: 12 (4|4|4)
+
+
+def _layer_inputs(name):
+    return tf.constant(_rgb(INPUT_FEATURES.get(name, 12)))
 
 
 @pytest.mark.parametrize("name", sorted(LAYER_CASES))
 def test_layer_step_form_reproduces_the_call(name):
     layer = LAYER_CASES[name]()
-    x = tf.constant(_rgb(12))
+    x = _layer_inputs(name)
     layer(x)  # build
     _randomise(layer.weights)
     full = layer(x).numpy()
@@ -118,7 +128,7 @@ def test_layer_step_form_reproduces_the_call(name):
 )
 def test_layer_colour_passes_reproduce_the_call(name):
     layer = LAYER_CASES[name]()
-    x = tf.constant(_rgb(12))
+    x = _layer_inputs(name)
     layer(x)
     _randomise(layer.weights)
     np.testing.assert_allclose(

@@ -64,7 +64,7 @@ def test_string_levels_are_rejected(model):
     "kwargs, match",
     [
         ({"rnn_type": "lstm"}, "rnn_type='lstm'"),
-        ({"hidden_dim": 8}, "hidden_dim=8"),
+        ({"hidden_dim": 2}, "hidden_dim=2"),
         ({"image_shape": (4, 4, 2)}, "image_shape=\\(4, 4, 2\\)"),
         ({"num_levels": 1}, "num_levels=1"),
     ],

@@ -18,14 +18,14 @@ class DiagonalBiLSTM(keras.layers.Layer):
     one layer (paper §3.2).
 
     Args:
-        units: int. Hidden size h; divisible by `color_channels`.
+        units: int. Hidden size h; at least `color_channels`.
         color_channels: int. 3 for RGB, 1 for grayscale. Defaults to `3`.
         condition_dim: int or None. A conditioning input's size, for both
             directions (a spatial map is mirrored with the inputs for the
             right-to-left one). Defaults to `None`.
         **kwargs: base `Layer` arguments.
 
-    Input shape: `(B, H, W, F)`, F divisible by `color_channels`.
+    Input shape: `(B, H, W, F)`, F at least `color_channels`.
     Output shape: `(B, H, W, units)`.
 
     Step form (see `stepping`): the left-to-right direction advances one

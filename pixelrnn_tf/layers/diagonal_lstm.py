@@ -44,14 +44,14 @@ class DiagonalLSTM(keras.layers.Layer):
     above and to the left of it (paper §3.2, Figure 3).
 
     Args:
-        units: int. Hidden size h; divisible by `color_channels`.
+        units: int. Hidden size h; at least `color_channels`.
         color_channels: int. 3 for RGB, 1 for grayscale. Defaults to `3`.
         condition_dim: int or None. A conditioning input's size: its
             projection joins the input-to-state pre-activations of all
             four gates (see `MaskedConv2D`). Defaults to `None`.
         **kwargs: base `Layer` arguments.
 
-    Input shape: `(B, H, W, F)`, F divisible by `color_channels`.
+    Input shape: `(B, H, W, F)`, F at least `color_channels`.
     Output shape: `(B, H, W, units)`.
 
     Step form (see `stepping`): in image coordinates the state at (r, c)

@@ -11,15 +11,16 @@ class MaskedConv2D(keras.layers.Conv2D):
     """2D convolution whose kernel only sees sub-pixels earlier in raster order.
 
     The input and output features are split into contiguous R|G|B groups
-    (paper §3.4). At the kernel centre, output group `g` sees input groups
-    `< g` under mask "A" (first layer) and `<= g` under mask "B" (all later
-    layers); taps right of the centre and below it are zero. The mask is
-    applied in the forward pass, so a freshly built layer is already causal
-    and masked weights get exactly zero gradient.
+    as even as possible (paper §3.4; `masks.channel_groups`). At the
+    kernel centre, output group `g` sees input groups `< g` under mask "A"
+    (first layer) and `<= g` under mask "B" (all later layers); taps right
+    of the centre and below it are zero. The mask is applied in the forward
+    pass, so a freshly built layer is already causal and masked weights get
+    exactly zero gradient.
 
     Args:
-        filters: int. Number of output features; divisible by
-            `color_channels * out_chunks`.
+        filters: int. Number of output features: `out_chunks` equal
+            chunks of at least `color_channels` features each.
         kernel_size: int or (int, int). Odd sizes only.
         mask_type: str. `"A"` or `"B"`.
         color_channels: int. 3 for RGB, 1 for grayscale. Defaults to `3`.
@@ -75,12 +76,13 @@ class MaskedConv2D(keras.layers.Conv2D):
                 "`color_channels` must be 1 or 3. "
                 f"Received: color_channels={color_channels}"
             )
-        if filters % (color_channels * out_chunks):
+        if filters % out_chunks or filters // out_chunks < color_channels:
             raise ValueError(
-                "`filters` must be divisible by `color_channels * out_chunks`"
-                " so that every chunk splits into equal R|G|B groups. "
-                f"Received: filters={filters}, color_channels="
-                f"{color_channels}, out_chunks={out_chunks}"
+                "`filters` must be `out_chunks` equal chunks of at least "
+                "`color_channels` features, so that every chunk has a "
+                "feature of each colour. Received: "
+                f"filters={filters}, color_channels={color_channels}, "
+                f"out_chunks={out_chunks}"
             )
         if (
             self.padding != "same"

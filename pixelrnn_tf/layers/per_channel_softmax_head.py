@@ -22,12 +22,12 @@ class PerChannelSoftmaxHead(StepComposite, keras.layers.Layer):
     Args:
         num_levels: int. Softmax classes per sub-pixel, at least 2 (256 for
             8-bit images, 2 for binarized data).
-        hidden_dim: int. Width of the hidden 1×1 layer; divisible by
-            `color_channels`.
+        hidden_dim: int. Width of the hidden 1×1 layer; at least
+            `color_channels` (its R|G|B groups may be uneven).
         color_channels: int. 3 for RGB, 1 for grayscale. Defaults to `3`.
         **kwargs: base `Layer` arguments; `dtype` defaults to `"float32"`.
 
-    Input shape: `(B, H, W, F)`, F divisible by `color_channels`.
+    Input shape: `(B, H, W, F)`, F at least `color_channels`.
     Output shape: `(B, H, W, color_channels, num_levels)`.
 
     Example:

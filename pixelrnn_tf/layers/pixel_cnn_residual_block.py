@@ -15,7 +15,7 @@ class PixelCNNResidualBlock(StepComposite, keras.layers.Layer):
     of its input.
 
     Args:
-        units: int. Bottleneck size h; divisible by `color_channels`.
+        units: int. Bottleneck size h; at least `color_channels`.
         kernel_size: int. Odd size k of the middle convolution. Defaults to
             `3`.
         color_channels: int. 3 for RGB, 1 for grayscale. Defaults to `3`.
@@ -25,7 +25,7 @@ class PixelCNNResidualBlock(StepComposite, keras.layers.Layer):
             `MaskedConv2D`). Defaults to `None`.
         **kwargs: base `Layer` arguments.
 
-    Input shape: `(B, H, W, F)`, F divisible by `color_channels`.
+    Input shape: `(B, H, W, F)`, F at least `color_channels`.
     Output shape: `(B, H, W, F)`.
 
     Example:

@@ -21,7 +21,7 @@ class PixelRNNResidualBlock(StepComposite, keras.layers.Layer):
 
     Args:
         rnn_type: str. `"row_lstm"` or `"diagonal_bilstm"`.
-        units: int. Hidden size h; divisible by `color_channels`.
+        units: int. Hidden size h; at least `color_channels`.
         kernel_size: int. Row LSTM kernel width k (unused by the Diagonal
             BiLSTM, whose kernels are fixed by the paper). Defaults to `3`.
         color_channels: int. 3 for RGB, 1 for grayscale. Defaults to `3`.
@@ -31,7 +31,7 @@ class PixelRNNResidualBlock(StepComposite, keras.layers.Layer):
             Defaults to `None`.
         **kwargs: base `Layer` arguments.
 
-    Input shape: `(B, H, W, F)`, F divisible by `color_channels`.
+    Input shape: `(B, H, W, F)`, F at least `color_channels`.
     Output shape: `(B, H, W, F)`.
 
     Reference:

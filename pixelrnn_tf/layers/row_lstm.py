@@ -54,7 +54,7 @@ class RowLSTM(keras.layers.Layer):
     a triangle of the rows above (paper §3.1, Figure 4).
 
     Args:
-        units: int. Hidden size h; divisible by `color_channels`.
+        units: int. Hidden size h; at least `color_channels`.
         kernel_size: int. Odd width k of both kernels. Defaults to `3`.
         color_channels: int. 3 for RGB, 1 for grayscale. Defaults to `3`.
         condition_dim: int or None. A conditioning input's size: its
@@ -62,7 +62,7 @@ class RowLSTM(keras.layers.Layer):
             four gates (see `MaskedConv2D`). Defaults to `None`.
         **kwargs: base `Layer` arguments.
 
-    Input shape: `(B, H, W, F)`, F divisible by `color_channels`.
+    Input shape: `(B, H, W, F)`, F at least `color_channels`.
     Output shape: `(B, H, W, units)`.
 
     Step form (see `stepping`): the state-to-state part of row r depends

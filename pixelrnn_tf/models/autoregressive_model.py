@@ -64,7 +64,9 @@ class AutoregressiveModel(DensityModel, keras.Model):
         image_shape: (H, W, C) with C 1 or 3.
         num_levels: int. Levels per sub-pixel (256 for 8-bit data, 2 for
             binarized).
-        hidden_dim: int. h in the paper; divisible by C.
+        hidden_dim: int. h in the paper; at least C. The features of
+            every layer split into C contiguous R|G|B groups as even as
+            possible (`masks.channel_groups`; h = 128: 43|43|42).
         num_layers: int. Number of residual blocks.
         input_kernel_size: int. Odd size of the first, mask-A convolution.
         hidden_kernel_size: int. Odd size of the blocks' convolutions.
@@ -517,9 +519,9 @@ def _check_arguments(image_shape, num_levels, hidden_dim, output_dim):
         )
     c = image_shape[-1]
     for name, value in (("hidden_dim", hidden_dim), ("output_dim", output_dim)):
-        if value is not None and (value < 1 or value % c):
+        if value is not None and value < c:
             raise ValueError(
-                f"`{name}` must be a positive multiple of the number of "
-                f"channels ({c}), so the features split into equal R|G|B "
-                f"groups (paper §3.4). Received: {name}={value}"
+                f"`{name}` must be at least the number of channels ({c}), "
+                "so that every R|G|B group has a feature (paper §3.4). "
+                f"Received: {name}={value}"
             )
