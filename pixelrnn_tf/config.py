@@ -393,14 +393,12 @@ class ExperimentConfig(_ConfigMixin):
 
 
 # The output stack: 2 × (ReLU, 1×1 mask-B conv) with 32 maps for MNIST and
-# 1024 for CIFAR-10 and ImageNet (§4). RGB features split into equal R|G|B
-# thirds, so 1024 becomes 1023 until uneven groups exist.
+# 1024 for CIFAR-10 and ImageNet (§4).
 _MNIST = {"image_shape": (28, 28, 1), "num_levels": 2, "output_dim": 32}
-_CIFAR = {"image_shape": (32, 32, 3), "num_levels": 256, "output_dim": 1023}
+_CIFAR = {"image_shape": (32, 32, 3), "num_levels": 256, "output_dim": 1024}
 
-# Paper sizes: §4 (batch sizes: §5.2). RGB features split into equal R|G|B
-# thirds, so the paper's h = 128 and h = 512 become the next multiples of 3
-# (129 and 513) for colour images; see PAPER_HIDDEN_DIM.
+# Paper sizes: §4 (batch sizes: §5.2), widths as in the paper: RGB features
+# split into R|G|B groups as even as possible (h = 128: 43|43|42).
 PRESETS = {
     "binarized_mnist_diagonal_bilstm": dict(
         _MNIST, architecture="diagonal_bilstm", hidden_dim=16, num_layers=7
@@ -414,19 +412,19 @@ PRESETS = {
     "cifar10_row_lstm": dict(
         _CIFAR,
         architecture="row_lstm",
-        hidden_dim=129,
+        hidden_dim=128,
         num_layers=12,
         use_skip_connections=True,
     ),
     "cifar10_diagonal_bilstm": dict(
         _CIFAR,
         architecture="diagonal_bilstm",
-        hidden_dim=129,
+        hidden_dim=128,
         num_layers=12,
         use_skip_connections=True,
     ),
     "cifar10_pixel_cnn": dict(
-        _CIFAR, architecture="pixel_cnn", hidden_dim=129, num_layers=15
+        _CIFAR, architecture="pixel_cnn", hidden_dim=128, num_layers=15
     ),
     "imagenet32_row_lstm": dict(
         _CIFAR,
@@ -439,7 +437,7 @@ PRESETS = {
         _CIFAR,
         image_shape=(64, 64, 3),
         architecture="row_lstm",
-        hidden_dim=513,
+        hidden_dim=512,
         num_layers=4,
         use_residual=False,
     ),

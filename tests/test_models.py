@@ -145,19 +145,28 @@ def test_every_preset_builds_with_the_paper_size():
         "imagenet32_row_lstm": (12, 384),
         "imagenet64_row_lstm": (4, 512),
     }
-    assert set(PAPER_HIDDEN_DIM) == set(prt.PRESETS)
+    parameters = {  # as the README's preset table gives them
+        "binarized_mnist_diagonal_bilstm": 65_218,
+        "binarized_mnist_row_lstm": 71_714,
+        "binarized_mnist_pixel_cnn": 26_466,
+        "cifar10_diagonal_bilstm": 8_583_936,
+        "cifar10_row_lstm": 9_361_152,
+        "cifar10_pixel_cnn": 4_290_816,
+        "imagenet32_row_lstm": 76_052_224,
+        "imagenet64_row_lstm": 41_850_624,
+    }
+    assert set(PAPER_HIDDEN_DIM) == set(prt.PRESETS) == set(parameters)
     for name in prt.PRESETS:
         config = prt.ModelConfig.preset(name)
         paper_h = PAPER_HIDDEN_DIM[name]
         if name in sizes:
             assert (config.num_layers, paper_h) == sizes[name]
-            # the nearest R|G|B-divisible size at or above the paper's
-            assert 0 <= config.hidden_dim - paper_h < config.image_shape[-1]
-        # the output stack: 32 maps for MNIST, 1024 (RGB: 1023) otherwise
-        assert config.output_dim == (32 if "mnist" in name else 1023)
+            assert config.hidden_dim == paper_h  # uneven R|G|B groups
+        # the output stack: 32 maps for MNIST, 1024 otherwise (§4)
+        assert config.output_dim == (32 if "mnist" in name else 1024)
         model = prt.build_model(name)
         assert model.image_shape == config.image_shape
-        assert model.count_params() > 0
+        assert model.count_params() == parameters[name]
         keras.backend.clear_session()
     assert not prt.ModelConfig.preset("imagenet64_row_lstm").use_residual
 
