@@ -1,0 +1,364 @@
+"""Training throughput against the machine's matmul ceiling, in one run.
+
+- The ceiling: FLOP/s of an n×n `tf.matmul` (n = 2048, 2·n³ FLOPs a
+  call; 3 warm-up calls, then 10 timed) in float32 and in bfloat16, and
+  in float16 on a GPU.
+- For each architecture at the CIFAR-10 and the binarized MNIST presets,
+  batch 16 of random levels: `model.train_on_batch` after
+  `model.compile(jit_compile=...)` (the default Adam and exact NLL), in
+  float32 and mixed_bfloat16 (and mixed_float16 on a GPU), without and
+  with XLA: the first step (trace + compile + step, wall time) and the
+  median of `--steps` steady steps after one warm-up; as images/s, and as
+  model FLOP/s (the analytic FLOPs of a training step over its time)
+  against the ceiling of the rows' compute dtype. A row whose compile or
+  step fails shows the error's class (its message follows the table).
+- The analytic count, `forward_flops`, against TensorFlow's graph
+  profiler on tiny models (`--no-check-flops` skips it).
+
+The analytic count is 2 · the multiply-adds of every convolution as
+TensorFlow executes it, from the layers' kernel shapes: masked kernels
+count as dense, and a Diagonal BiLSTM with its blind spot closed runs on
+W + 1 columns up to the head. A training step counts 3 × the forward
+pass: the backward pass computes the gradients of both the inputs and
+the weights of each op, as much again each (the first layer's input
+gradient, not needed, is counted too). Elementwise work (masks, biases,
+gates, activations, the softmax and loss, the optimizer) is not counted.
+
+    python benchmarks/train_step.py              # every row (long)
+    python benchmarks/train_step.py --quick      # MNIST presets, 2 steps
+    python benchmarks/train_step.py --presets cifar10_pixel_cnn --jit on
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import pixelrnn_tf as prt  # noqa: E402
+from pixelrnn_tf.layers import MaskedConv2D  # noqa: E402
+from pixelrnn_tf.layers import PerChannelSoftmaxHead  # noqa: E402
+from pixelrnn_tf.layers import PixelCNNResidualBlock  # noqa: E402
+from pixelrnn_tf.layers import PixelRNNResidualBlock  # noqa: E402
+
+ARCHITECTURES = ("pixel_cnn", "row_lstm", "diagonal_bilstm")
+MNIST = tuple(f"binarized_mnist_{a}" for a in ARCHITECTURES)
+PRESETS = tuple(f"cifar10_{a}" for a in ARCHITECTURES) + MNIST
+# The dtype of the matmuls under each policy: the ceiling of its rows.
+COMPUTE_DTYPES = {
+    "float32": "float32",
+    "mixed_bfloat16": "bfloat16",
+    "mixed_float16": "float16",
+}
+# The profiler's cross-check: one block of each kind, skips, tiny shapes.
+CHECK_MODEL = dict(
+    image_shape=(4, 5, 3),
+    num_levels=4,
+    hidden_dim=3,
+    num_layers=2,
+    output_dim=6,
+    use_skip_connections=True,
+)
+
+
+# === Analytic FLOPs ===
+
+
+def conv_flops(positions, kernel):
+    """2 · multiply-adds of a dense convolution (or matmul) of `kernel`,
+    (taps..., in, out), at `positions` outputs (batch included)."""
+    return 2 * positions * int(np.prod(kernel.shape))
+
+
+def forward_flops(model, batch_size):
+    """The convolutions of a forward pass: [(name, FLOPs a call, calls)].
+
+    `calls` > 1 for a recurrence's state-to-state convolution, run once a
+    step of its loop (a row of the Row LSTM, a skewed column of the
+    Diagonal LSTM). Unconditional single-scale models only.
+    """
+    if not hasattr(model, "_causal_layers") or (
+        model.num_classes or model.condition_dim
+    ):
+        raise ValueError(
+            "Counts unconditional PixelCNN and PixelRNN models only. "
+            f"Received: {type(model).__name__}"
+        )
+    height, width, _ = model.image_shape
+    head_positions = batch_size * height * width
+    if model.pad_right:  # §3.2's blind spot closed: one more column
+        width += 1
+    positions = batch_size * height * width  # every layer before the head
+    rows = []
+
+    def conv(name, kernel, where=positions, calls=1):
+        rows.append((name, conv_flops(where, kernel), calls))
+
+    for layer in model._causal_layers():
+        name = layer.name
+        if isinstance(layer, MaskedConv2D):  # input conv (7×7), skips (1×1)
+            conv(name, layer.kernel)
+        elif isinstance(layer, PixelCNNResidualBlock):  # §3.5, Figure 5
+            for part in (layer.reduce_conv, layer.hidden_conv,
+                         layer.expand_conv):
+                conv(f"{name}/{part.name}", part.kernel)
+        elif isinstance(layer, PixelRNNResidualBlock):  # §3.3
+            if layer.rnn_type == "row_lstm":  # §3.1: a row a step
+                directions = [(layer.lstm, height)]
+            else:  # §3.2: two directions, a skewed column a step
+                directions = [
+                    (lstm, width + height - 1)
+                    for lstm in (layer.lstm.forward_lstm,
+                                 layer.lstm.backward_lstm)
+                ]
+            for lstm, steps in directions:
+                # Input-to-state: 1×k (Row) or 1×1 (Diagonal, before the
+                # skew) over the whole map; state-to-state: k taps along a
+                # row of W, or 2 down a skewed column of H, once a step.
+                path = f"{name}/{lstm.name}"
+                conv(f"{path}/input_to_state", lstm.input_to_state.kernel)
+                cell = lstm.cell
+                conv(
+                    f"{path}/state_to_state",
+                    cell.recurrent_kernel,
+                    batch_size * cell.positions,
+                    steps,
+                )
+            conv(f"{name}/output_conv", layer.output_conv.kernel)
+        elif isinstance(layer, PerChannelSoftmaxHead):  # cropped: W columns
+            for part in (layer.hidden_conv, layer.logits_conv):
+                conv(f"{name}/{part.name}", part.kernel, head_positions)
+        else:
+            raise ValueError(f"No FLOP count for layer {name!r}")
+    return rows
+
+
+def training_flops(model, batch_size):
+    """Analytic FLOPs of one training step: 3 × the forward pass."""
+    rows = forward_flops(model, batch_size)
+    return 3 * sum(f * calls for _, f, calls in rows)
+
+
+def profiler_flops(model, batch_size, op_types=("Conv2D", "MatMul")):
+    """FLOPs of a forward pass by TensorFlow's graph profiler (2 · MACs of
+    each Conv2D and MatMul node; None: every op it has a count for).
+
+    It counts each node of the traced graph once, and does not look into
+    a `tf.while_loop`'s body: the Keras RNN's loop is not counted, but its
+    first cell step is, which Keras runs outside the loop for the output
+    shape and dtype alone (its value is discarded).
+    """
+    spec = tf.TensorSpec((batch_size, *model.image_shape), tf.int32)
+    forward = tf.function(lambda x: model(x), autograph=False)
+    graph = forward.get_concrete_function(spec).graph
+    builder = tf.compat.v1.profiler.ProfileOptionBuilder
+    options = builder(builder.float_operation()).with_empty_output()
+    if op_types:
+        options = options.with_accounted_types(list(op_types))
+    level = tf.get_logger().level
+    tf.get_logger().setLevel("ERROR")  # the v1 profiler's deprecations
+    try:
+        profile = tf.compat.v1.profiler.profile(graph, options=options.build())
+    finally:
+        tf.get_logger().setLevel(level)
+    return profile.total_float_ops
+
+
+def check_flops(batch_size=2):
+    """Print the analytic count beside the profiler's on tiny models."""
+    print(
+        f"\nFLOPs of a forward pass, batch {batch_size}, {CHECK_MODEL}:\n"
+        "| model | analytic | profiler (Conv2D, MatMul) "
+        "| analytic / profiler | analytic, loop bodies once "
+        "| profiler / that | profiler (every op) |\n"
+        "|---|---|---|---|---|---|---|"
+    )
+    for architecture in ARCHITECTURES:
+        model = prt.build_model(dict(CHECK_MODEL, architecture=architecture))
+        rows = forward_flops(model, batch_size)
+        analytic = sum(f * calls for _, f, calls in rows)
+        once = sum(f for _, f, _ in rows)
+        profiled = profiler_flops(model, batch_size)
+        every_op = profiler_flops(model, batch_size, op_types=None)
+        print(
+            f"| {architecture} | {analytic:,} | {profiled:,} "
+            f"| {analytic / profiled:.4f} | {once:,} "
+            f"| {profiled / once:.4f} | {every_op:,} |"
+        )
+    print(
+        "The profiler counts each node of the traced graph once and not the"
+        " RNN's while-loop body: of the LSTMs' state-to-state\nconvolutions"
+        " it sees one step (Keras runs the first cell step outside the loop,"
+        " for the output's shape), not one a row (Row\nLSTM) or a skewed "
+        "column (Diagonal BiLSTM). Its every-op count adds elementwise work "
+        "(masks, biases, LSTM updates)."
+    )
+
+
+# === Timing ===
+
+
+def _sync(tensor):
+    return tensor[0, 0].numpy()  # the device's queue drains first
+
+
+def matmul_flops_per_second(dtype, n=2048, calls=10, warmup=3):
+    """FLOP/s of an n×n `tf.matmul` in `dtype`: the machine's ceiling."""
+    a, b = (tf.cast(tf.random.normal((n, n), seed=s), dtype) for s in (1, 2))
+    for _ in range(warmup):
+        _sync(tf.matmul(a, b))
+    begin = time.perf_counter()
+    for _ in range(calls):
+        c = tf.matmul(a, b)
+    _sync(c)
+    return calls * 2 * n**3 / (time.perf_counter() - begin)
+
+
+def _timed(fn):
+    begin = time.perf_counter()
+    fn()
+    return time.perf_counter() - begin
+
+
+def step_seconds(model, batch, steps):
+    """(first step, median steady step) of `train_on_batch`, seconds.
+    Its returned losses are host floats: each step has finished."""
+    step = lambda: model.train_on_batch(batch)  # noqa: E731
+    first = _timed(step)
+    step()  # warm-up
+    return first, statistics.median(_timed(step) for _ in range(steps))
+
+
+def train_rows(presets, policies, jits, batch_size, steps):
+    """Yield (preset, policy, jit, result): the timings and the FLOPs of a
+    step, or the exception of a row that failed."""
+    rng = np.random.default_rng(0)
+    for name in presets:
+        config = prt.ModelConfig.preset(name)
+        batch = rng.integers(
+            0, config.num_levels, (batch_size, *config.image_shape)
+        ).astype("int32")
+        for policy in policies:
+            for jit in jits:
+                keras.backend.clear_session()  # also resets the policy
+                keras.config.set_dtype_policy(policy)
+                try:
+                    model = prt.build_model(name)
+                    flops = training_flops(model, batch_size)
+                    model.compile(jit_compile=jit)
+                    first, seconds = step_seconds(model, batch, steps)
+                except Exception as error:  # e.g. XLA cannot compile it
+                    yield name, policy, jit, error
+                    continue
+                finally:
+                    keras.config.set_dtype_policy("float32")
+                yield name, policy, jit, (first, seconds, flops)
+
+
+def _device():
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU", False
+    details = tf.config.experimental.get_device_details(gpus[0])
+    tf32 = tf.config.experimental.is_tensor_float_32_execution_enabled()
+    name = details.get("device_name", gpus[0].name)
+    return f"{name} (TF32 matmuls {'on' if tf32 else 'off'})", True
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--presets", nargs="+", choices=sorted(prt.PRESETS),
+        help="default: the CIFAR-10 and MNIST ones (MNIST with --quick)",
+    )
+    parser.add_argument(
+        "--steps", type=int, help="timed steps (5; 2 with --quick)"
+    )
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--dtypes", nargs="+", choices=sorted(COMPUTE_DTYPES),
+        help="policies (float32 mixed_bfloat16, and mixed_float16 on a GPU)",
+    )
+    parser.add_argument(
+        "--jit", nargs="+", choices=("off", "on"), default=("off", "on")
+    )
+    parser.add_argument(
+        "--matmul-size", type=int, default=2048, help="n of the ceiling"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="MNIST presets, 2 steps"
+    )
+    parser.add_argument(
+        "--check-flops", action=argparse.BooleanOptionalAction, default=True,
+        help="the analytic count against TF's profiler, tiny models",
+    )
+    args = parser.parse_args()
+    device, gpu = _device()
+    presets = args.presets or (MNIST if args.quick else PRESETS)
+    steps = args.steps or (2 if args.quick else 5)
+    policies = args.dtypes or (
+        ["float32", "mixed_bfloat16"] + ["mixed_float16"] * gpu
+    )
+    jits = [flag == "on" for flag in args.jit]
+    print(
+        f"{os.cpu_count()} CPUs, TF {tf.__version__}, Keras "
+        f"{keras.__version__}; device: {device}; batch {args.batch_size}, "
+        f"median of {steps} steps"
+    )
+    peaks = {}
+    for policy in policies:
+        dtype = COMPUTE_DTYPES[policy]
+        if dtype not in peaks:
+            peaks[dtype] = matmul_flops_per_second(dtype, args.matmul_size)
+            print(
+                f"matmul ceiling, {dtype}, {args.matmul_size}²: "
+                f"{peaks[dtype] / 1e9:,.1f} GFLOP/s"
+            )
+    print(
+        "\n| preset | dtype | jit | first step s | step s | images/s "
+        "| GFLOP/step | model GFLOP/s | % of matmul peak |\n"
+        "|---|---|---|---|---|---|---|---|---|"
+    )
+    errors = []
+    for name, policy, jit, result in train_rows(
+        presets, policies, jits, args.batch_size, steps
+    ):
+        jit = "on" if jit else "off"
+        if isinstance(result, Exception):
+            message = (str(result).strip() or "-").splitlines()[0]
+            errors.append(
+                f"{name}, {policy}, jit {jit}: {type(result).__name__}: "
+                f"{message}"[:300]
+            )
+            print(f"| {name} | {policy} | {jit} | {type(result).__name__} "
+                  "| | | | | |", flush=True)
+            continue
+        first, seconds, flops = result
+        rate = flops / seconds
+        peak = peaks[COMPUTE_DTYPES[policy]]
+        print(
+            f"| {name} | {policy} | {jit} | {first:.1f} | {seconds:.3f} "
+            f"| {args.batch_size / seconds:,.1f} | {flops / 1e9:,.2f} "
+            f"| {rate / 1e9:,.1f} | {100 * rate / peak:.1f}% |",
+            flush=True,
+        )
+    for line in errors:
+        print(line)
+    print(
+        "\nGFLOP/step: 2 · multiply-adds of every convolution as run "
+        "(masked kernels dense), 3 × the forward pass; elementwise ops "
+        "not\ncounted. % of matmul peak: model GFLOP/s over the matmul "
+        "ceiling of the rows' compute dtype (mixed: the head is float32)."
+    )
+    if args.check_flops:
+        check_flops()
+
+
+if __name__ == "__main__":
+    main()
