@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import pixelrnn_tf as prt  # noqa: E402
+from pixelrnn_tf import optimizers  # noqa: E402
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMAGE_SHAPE = (32, 32, 3)
@@ -91,6 +92,11 @@ def parse_args(argv=None):
     )
     parser.add_argument("--eval-batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        help="our rows' Adam learning rate (default: compile()'s, 1e-3)",
+    )
     parser.add_argument(
         "--data-dir",
         default=str(REPO_ROOT.parent / "shared" / "data"),
@@ -153,7 +159,11 @@ def run_ours(fields, train, test, args, budget):
         image_shape=IMAGE_SHAPE, num_levels=256, **fields
     )
     model = prt.build_model(config)
-    model.compile()
+    if args.learning_rate is None:
+        model.compile()
+    else:  # the default optimizer at another learning rate
+        lr = args.learning_rate
+        model.compile(optimizers.Adam(lr, global_clipnorm=1.0))
     ds = train.map(lambda x: tf.cast(x, "int32")).prefetch(tf.data.AUTOTUNE)
     model.fit(ds, epochs=1, shuffle=False, callbacks=[budget], verbose=0)
     bits = prt.bits_per_dim(model, test, batch_size=args.eval_batch_size)

@@ -31,7 +31,6 @@ import math
 
 import tensorflow as tf
 
-from pixelrnn_tf import losses
 from pixelrnn_tf import samplers
 
 SIGNATURES = ("sample", "log_prob", "complete", "model_info")
@@ -178,8 +177,8 @@ def log_prob_fn(model):
 
     def log_prob(images, *labels):
         x, labels = _checked(model, images, labels)
-        logits = model(model.inputs_for(x, *labels), training=False)
-        nats = losses.nll_nats(x, logits)
+        nll = model.subpixel_nll(model.inputs_for(x, *labels), x)
+        nats = tf.reduce_sum(nll, axis=[1, 2, 3])
         return {
             "log_prob": -nats,
             "bits_per_dim": nats / (dims * math.log(2.0)),

@@ -282,7 +282,8 @@ def test_conditional_and_multi_scale_models_are_normalised():
     )
     images = _all_images((2, 2, 1), 3)
     assert abs(np.exp(prt.log_prob(multi, images)).sum() - 1.0) < 1e-4
-    multi.compile()
+    multi.compile()  # both networks' heads emit parameters in `fit`
+    assert len(multi._mixture_heads()) == 2 and multi._trains_on_parameters()
     loss = multi.evaluate(images, verbose=0)[0]
     np.testing.assert_allclose(
         loss, -prt.log_prob(multi, images).mean() / 4, rtol=1e-5
@@ -305,3 +306,44 @@ def test_the_served_model_equals_the_library(tmp_path):
         temperature=tf.constant(1.0),
     )["images"].numpy()
     np.testing.assert_array_equal(served, prt.sample(model, 3, seed=4))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_complete_keeps_the_prefix(method):
+    model = _randomise(_model("row_lstm", (2, 3, 3), 4))
+    images = np.random.default_rng(0).integers(0, 4, (2, 2, 3, 3))
+    done = prt.complete(model, images, 4, seed=1, method=method)
+    flat = done.reshape(2, -1)
+    np.testing.assert_array_equal(flat[:, :12], images.reshape(2, -1)[:, :12])
+    assert done.min() >= 0 and done.max() < 4
+
+
+def test_the_distributed_loop_scores_like_log_prob():
+    from pixelrnn_tf.config import TrainConfig
+    from train.distributed_loop import fit_distributed
+
+    model = _randomise(_model("pixel_cnn", (3, 3, 3), 8), scale=0.3)
+    model.compile(optimizer=keras.optimizers.SGD(0.0))  # weights stay
+    images = np.random.default_rng(0).integers(0, 8, (8, 3, 3, 3))
+    data = tf.data.Dataset.from_tensor_slices(images).batch(4)
+    train = TrainConfig(
+        batch_size=4, epochs=1, steps_per_epoch=2, validation_steps=2,
+        verbose=0,
+    )
+    history = fit_distributed(
+        model, tf.distribute.get_strategy(), data, data, train, []
+    )
+    expected = -prt.log_prob(model, images).mean() / 27
+    np.testing.assert_allclose(history.history["loss"], [expected], rtol=1e-5)
+    np.testing.assert_allclose(
+        history.history["val_loss"], [expected], rtol=1e-5
+    )
+
+
+def test_the_small_cifar10_config_uses_the_mixture_head():
+    from train import config_files
+
+    config = config_files.load("cifar10_pixel_cnn_mixture_small")
+    assert config.model.head == "logistic_mixture"
+    model = prt.build_model(config.model)
+    assert model.get_layer("head").num_mixtures == 5

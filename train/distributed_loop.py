@@ -12,8 +12,6 @@ import math
 import keras
 import tensorflow as tf
 
-from pixelrnn_tf import losses
-
 
 def _steps(dataset, steps, name):
     if steps is not None:
@@ -47,8 +45,8 @@ def fit_distributed(model, strategy, train_ds, eval_ds, train, callbacks):
 
     def replica_train_step(images):
         with tf.GradientTape() as tape:
-            logits = model(images, training=True)
-            nll = losses.nll_per_subpixel(images, logits)  # (b, H, W, C)
+            # (b, H, W, C); a mixture head scores the observed levels only
+            nll = model.subpixel_nll(images, images, training=True)
             per_image = tf.reduce_mean(nll, axis=[1, 2, 3])
             loss = tf.nn.compute_average_loss(
                 per_image, global_batch_size=train.batch_size
@@ -64,7 +62,7 @@ def fit_distributed(model, strategy, train_ds, eval_ds, train, callbacks):
         return strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
 
     def replica_eval_step(images):
-        nll = losses.nll_per_subpixel(images, model(images, training=False))
+        nll = model.subpixel_nll(images, images)
         per_image = tf.reduce_mean(nll, axis=[1, 2, 3])
         return tf.reduce_sum(per_image), tf.cast(tf.size(per_image), "float32")
 
