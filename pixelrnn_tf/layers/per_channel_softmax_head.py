@@ -105,7 +105,8 @@ class PerChannelSoftmaxHead(StepComposite, keras.layers.Layer):
         x = stepping.keep(cache, "hidden_out", x, group)
         x = stepping.step(self.logits_conv, ops.relu(x), cache, column, group)
         if group is None:
-            x = ops.reshape(x, (-1, self.color_channels, self.outputs_per_color))
+            shape = (-1, self.color_channels, self.outputs_per_color)
+            x = ops.reshape(x, shape)
         return self.level_logits(x), cache
 
     def get_config(self):

@@ -47,7 +47,9 @@ class DensityModel:
                 levels = None
             metrics = [losses.NLLNats(num_levels=levels)]
             metrics += [losses.BitsPerDim(num_levels=levels)]
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        super().compile(
+            optimizer=optimizer, loss=loss, metrics=metrics, **kwargs
+        )
 
     def compile_from_config(self, config):
         self.compile(**keras.saving.deserialize_keras_object(config))
