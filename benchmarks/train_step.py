@@ -47,9 +47,8 @@ from pixelrnn_tf.layers import PerChannelSoftmaxHead  # noqa: E402
 from pixelrnn_tf.layers import PixelCNNResidualBlock  # noqa: E402
 from pixelrnn_tf.layers import PixelRNNResidualBlock  # noqa: E402
 
-ARCHITECTURES = ("pixel_cnn", "row_lstm", "diagonal_bilstm")
-MNIST = tuple(f"binarized_mnist_{a}" for a in ARCHITECTURES)
-PRESETS = tuple(f"cifar10_{a}" for a in ARCHITECTURES) + MNIST
+MNIST = tuple(f"binarized_mnist_{a}" for a in prt.ARCHITECTURES)
+PRESETS = tuple(f"cifar10_{a}" for a in prt.ARCHITECTURES) + MNIST
 # The dtype of the matmuls under each policy: the ceiling of its rows.
 COMPUTE_DTYPES = {
     "float32": "float32",
@@ -179,7 +178,7 @@ def check_flops(batch_size=2):
         "| profiler / that | profiler (every op) |\n"
         "|---|---|---|---|---|---|---|"
     )
-    for architecture in ARCHITECTURES:
+    for architecture in prt.ARCHITECTURES:
         model = prt.build_model(dict(CHECK_MODEL, architecture=architecture))
         rows = forward_flops(model, batch_size)
         analytic = sum(f * calls for _, f, calls in rows)

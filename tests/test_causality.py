@@ -150,18 +150,20 @@ MODEL_CASES = {
 
 
 def _check_model_context(
-    architecture, channels, policy, seeds=(0,), **extra
+    architecture, channels, policy, seeds=(0,), outputs=None, **extra
 ):
     """The model's Jacobian against its MODEL_CASES receptive field, at
-    the input points of `seeds`: what it sees is their union."""
+    the input points of `seeds`: what it sees is their union. `outputs`:
+    model -> the function to differentiate (default: the model)."""
     overrides, field = MODEL_CASES[architecture]
     if "image_shape" in overrides:
         height, width, _ = overrides["image_shape"]
         overrides = dict(overrides, image_shape=(height, width, channels))
     model = _small_model(architecture, channels, **overrides, **extra)
     shape = model.image_shape
+    fn = model if outputs is None else outputs(model)
     jac = sum(
-        np.abs(helpers.raster_jacobian(model, shape, model.num_levels, seed=s))
+        np.abs(helpers.raster_jacobian(fn, shape, model.num_levels, seed=s))
         for s in seeds
     )
     _check_exact_context(jac, shape, field, policy)
