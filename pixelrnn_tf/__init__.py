@@ -53,5 +53,6 @@ from pixelrnn_tf.models import PixelRNN  # noqa: E402
 from pixelrnn_tf.models import build_model  # noqa: E402
 from pixelrnn_tf.sampling import complete  # noqa: E402
 from pixelrnn_tf.sampling import sample  # noqa: E402
+from pixelrnn_tf.time_budget import TimeBudget  # noqa: E402
 
 __version__ = "0.1.0"
