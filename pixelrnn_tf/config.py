@@ -282,6 +282,9 @@ class TrainConfig(_ConfigMixin):
     lr_schedule: str = "constant"  # or "exponential", "cosine"
     lr_decay_steps: int = 10_000  # steps per decay period / cosine length
     lr_decay_rate: float = 0.5  # exponential: factor per lr_decay_steps
+    # cosine: first a linear warm-up from 0 over this many steps, then
+    # lr_decay_steps of decay
+    lr_warmup_steps: int = 0
     global_clipnorm: float | None = 1.0  # global gradient norm clipping
     use_ema: bool = False  # evaluate and save EMA weights (SwapEMAWeights)
     ema_momentum: float = 0.999
@@ -303,6 +306,13 @@ class TrainConfig(_ConfigMixin):
         for name in ("steps_per_epoch", "validation_steps"):
             if getattr(self, name) is not None:
                 _check_positive(self, name, 1)
+        _check_positive(self, "lr_warmup_steps", 0)
+        if self.lr_warmup_steps and self.lr_schedule != "cosine":
+            raise ValueError(
+                "`lr_warmup_steps` applies to lr_schedule='cosine' only. "
+                f"Received: lr_schedule={self.lr_schedule!r}, "
+                f"lr_warmup_steps={self.lr_warmup_steps}"
+            )
         if not self.learning_rate > 0:
             raise ValueError(
                 "`learning_rate` must be > 0. "

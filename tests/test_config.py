@@ -67,3 +67,18 @@ def test_unknown_preset_lists_the_presets():
 def test_build_model_rejects_bad_config_types():
     with pytest.raises(ValueError, match="Received: config=42"):
         prt.build_model(42)
+
+
+@pytest.mark.parametrize(
+    "fields, match",
+    [
+        (dict(lr_warmup_steps=-1), "Received: lr_warmup_steps=-1"),
+        (
+            dict(lr_schedule="exponential", lr_warmup_steps=10),
+            "cosine' only. Received: lr_schedule='exponential'",
+        ),
+    ],
+)
+def test_warmup_is_for_the_cosine_schedule(fields, match):
+    with pytest.raises(ValueError, match=match):
+        prt.config.TrainConfig(**fields)

@@ -348,4 +348,9 @@ def test_the_small_cifar10_config_uses_the_mixture_head():
     config = config_files.load("cifar10_pixel_cnn_mixture_small")
     assert config.model.head == "logistic_mixture"
     model = prt.build_model(config.model)
-    assert model.get_layer("head").num_mixtures == 5
+    assert model.get_layer("head").num_mixtures == 10
+    # the quality benchmark's recipe, step-based: warm-up, then decay
+    # over the rest of one epoch of CIFAR-10 at batch 16
+    train = config.train
+    assert (train.lr_schedule, train.lr_warmup_steps) == ("cosine", 200)
+    assert train.lr_warmup_steps + train.lr_decay_steps == 50_000 // 16

@@ -16,6 +16,7 @@ import tensorflow_datasets as tfds
 import pixelrnn_tf as prt
 import train
 from pixelrnn_tf.config import ExperimentConfig
+from train.runner import make_optimizer
 from train.runner import resolve_policy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -400,6 +401,19 @@ def test_run_with_ema_schedule_and_sample_grid(tmp_path):
         found |= any(v.tag == "samples" for v in event.summary.value)
     assert found
     _assert_artifacts(tmp_path)
+
+
+def test_cosine_schedule_warms_up_linearly_from_zero():
+    config = prt.config.TrainConfig(
+        optimizer="adam",
+        learning_rate=2e-3,
+        lr_schedule="cosine",
+        lr_decay_steps=100,
+        lr_warmup_steps=10,
+    )
+    schedule = make_optimizer(config)._learning_rate
+    rates = [float(schedule(step)) for step in (0, 5, 10, 60, 110)]
+    np.testing.assert_allclose(rates, [0, 1e-3, 2e-3, 1e-3, 0], atol=1e-9)
 
 
 def _finished_run(tmp_path):

@@ -97,6 +97,13 @@ def make_optimizer(train):
         lr = keras.optimizers.schedules.ExponentialDecay(
             lr, train.lr_decay_steps, train.lr_decay_rate
         )
+    elif train.lr_schedule == "cosine" and train.lr_warmup_steps:
+        lr = keras.optimizers.schedules.CosineDecay(
+            0.0,
+            train.lr_decay_steps,
+            warmup_target=lr,
+            warmup_steps=train.lr_warmup_steps,
+        )
     elif train.lr_schedule == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(lr, train.lr_decay_steps)
     cls = {  # clipping stays exact across replicas (pixelrnn_tf.optimizers)
