@@ -268,11 +268,9 @@ def main(argv=None):
             print(f"{name:<18} skipped: {INSTALL}", flush=True)
             continue
         keras.utils.set_random_seed(args.seed)
-        budget = prt.TimeBudget(args.minutes)  # TFP's: 1e-3 throughout
-        if ROWS[name] is not None or args.tfp_schedule:
-            budget = prt.TimeBudget(
-                args.minutes, args.learning_rate, args.warmup_steps
-            )
+        scheduled = ROWS[name] is not None or args.tfp_schedule
+        lr = args.learning_rate if scheduled else None  # TFP's: 1e-3
+        budget = prt.TimeBudget(args.minutes, lr, args.warmup_steps)
         if ROWS[name] is None:
             result = run_tfp(*tfp_modules, train, test, args, budget)
         else:

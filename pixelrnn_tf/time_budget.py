@@ -102,10 +102,3 @@ class TimeBudget(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.tick():
             self.model.stop_training = True
-
-    def get_config(self):
-        return {
-            "minutes": self.seconds / 60.0,
-            "learning_rate": self.learning_rate,
-            "warmup_steps": self.warmup_steps,
-        }
