@@ -117,6 +117,21 @@ def test_fit_trains_on_images_alone_with_nll_metrics():
     )
 
 
+def test_first_training_step_traces_once():
+    # Keras would build Adam's slots inside the first trace, and tf.function
+    # would then trace the whole step again: twice the first step's cost.
+    model = prt.build_model(prt.ModelConfig(architecture="row_lstm", **TINY))
+    model.compile()
+    traces = []
+    train_step = model.train_step
+    model.train_step = lambda data: traces.append(1) or train_step(data)
+    model.train_on_batch(_images(2))
+    model.train_on_batch(_images(2, seed=1))
+    assert len(traces) == 1
+    assert int(model.optimizer.iterations) == 2
+    assert len(model.optimizer.variables) > len(model.trainable_weights)
+
+
 @pytest.mark.parametrize("jit_compile", [True, False])
 @pytest.mark.parametrize("architecture", prt.ARCHITECTURES)
 def test_fit_step_with_and_without_xla(architecture, jit_compile):
