@@ -8,7 +8,8 @@
   `model.compile(jit_compile=...)` (the default Adam and exact NLL), in
   float32 and mixed_bfloat16 (and mixed_float16 on a GPU), without and
   with XLA: the first step (trace + compile + step, wall time) and the
-  median of `--steps` steady steps after one warm-up; as images/s, and as
+  median of `--steps` steady steps after one warm-up (fewer where they
+  would take over `--row-budget` seconds); as images/s, and as
   model FLOP/s (the analytic FLOPs of a training step over its time)
   against the ceiling of the rows' compute dtype. A row whose compile or
   step fails shows the error's class (its message follows the table).
@@ -233,16 +234,23 @@ def _timed(fn):
     return time.perf_counter() - begin
 
 
-def step_seconds(model, batch, steps):
-    """(first step, median steady step) of `train_on_batch`, seconds.
-    Its returned losses are host floats: each step has finished."""
+def step_seconds(model, batch, steps, budget=None):
+    """(first step, median steady step, steps timed) of `train_on_batch`,
+    seconds. Its returned losses are host floats: each step has finished.
+
+    With a `budget` in seconds, a row whose warm-up step says the timed
+    steps would take longer times fewer of them (at least one).
+    """
     step = lambda: model.train_on_batch(batch)  # noqa: E731
     first = _timed(step)
-    step()  # warm-up
-    return first, statistics.median(_timed(step) for _ in range(steps))
+    warm = _timed(step)
+    if budget is not None and warm * steps > budget:
+        steps = max(1, int(budget // warm))
+    times = [_timed(step) for _ in range(steps)]
+    return first, statistics.median(times), steps
 
 
-def train_rows(presets, policies, jits, batch_size, steps):
+def train_rows(presets, policies, jits, batch_size, steps, budget=None):
     """Yield (preset, policy, jit, result): the timings and the FLOPs of a
     step, or the exception of a row that failed."""
     rng = np.random.default_rng(0)
@@ -259,13 +267,15 @@ def train_rows(presets, policies, jits, batch_size, steps):
                     model = prt.build_model(name)
                     flops = training_flops(model, batch_size)
                     model.compile(jit_compile=jit)
-                    first, seconds = step_seconds(model, batch, steps)
+                    first, seconds, timed = step_seconds(
+                        model, batch, steps, budget
+                    )
                 except Exception as error:  # e.g. XLA cannot compile it
                     yield name, policy, jit, error
                     continue
                 finally:
                     keras.config.set_dtype_policy("float32")
-                yield name, policy, jit, (first, seconds, flops)
+                yield name, policy, jit, (first, seconds, timed, flops)
 
 
 def _device():
@@ -286,6 +296,11 @@ def main():
     )
     parser.add_argument(
         "--steps", type=int, help="timed steps (5; 2 with --quick)"
+    )
+    parser.add_argument(
+        "--row-budget", type=float, default=120.0,
+        help="seconds of timed steps a row may take; a slower row times "
+        "fewer steps (at least one)",
     )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument(
@@ -331,13 +346,13 @@ def main():
                 f"the worst: {worst / 1e9:,.1f})"
             )
     print(
-        "\n| preset | dtype | jit | first step s | step s | images/s "
+        "\n| preset | dtype | jit | first step s | step s | steps | images/s "
         "| GFLOP/step | model GFLOP/s | % of matmul peak |\n"
-        "|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|"
     )
     errors = []
     for name, policy, jit, result in train_rows(
-        presets, policies, jits, args.batch_size, steps
+        presets, policies, jits, args.batch_size, steps, args.row_budget
     ):
         jit = "on" if jit else "off"
         if isinstance(result, Exception):
@@ -347,14 +362,15 @@ def main():
                 f"{message}"[:300]
             )
             print(f"| {name} | {policy} | {jit} | {type(result).__name__} "
-                  "| | | | | |", flush=True)
+                  "| | | | | | |", flush=True)
             continue
-        first, seconds, flops = result
+        first, seconds, timed, flops = result
         rate = flops / seconds
         peak = peaks[COMPUTE_DTYPES[policy]]
         print(
             f"| {name} | {policy} | {jit} | {first:.1f} | {seconds:.3f} "
-            f"| {args.batch_size / seconds:,.1f} | {flops / 1e9:,.2f} "
+            f"| {timed} | {args.batch_size / seconds:,.1f} "
+            f"| {flops / 1e9:,.2f} "
             f"| {rate / 1e9:,.1f} | {100 * rate / peak:.1f}% |",
             flush=True,
         )
