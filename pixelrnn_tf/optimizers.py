@@ -46,8 +46,9 @@ class Adam(_GlobalClipping, keras.optimizers.Adam):
     m += (g - m)(1 - β1), v += (g² - v)(1 - β2), x -= α·m / (√v + ε), in
     one op per variable where Keras builds about fifteen, which the first
     training step traces and optimizes and every step dispatches. It forms
-    1 - β in float32 (1 - 0.999 is then 1.3e-5 off), so it matches Keras'
-    update to about 1e-5, not bit for bit. AMSGrad keeps Keras' update.
+    1 - β in float32 (1 - 0.999 then comes out 1.3e-5 of itself low), so
+    its steps match Keras' to about 1e-5, not bit for bit. AMSGrad keeps
+    Keras' update.
     """
 
     def update_step(self, gradient, variable, learning_rate):
