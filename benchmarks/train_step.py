@@ -208,7 +208,12 @@ def _sync(tensor):
     return tensor[0, 0].numpy()  # the device's queue drains first
 
 
-def matmul_flops_per_second(dtype, n=2048, calls=5, rounds=5, warmup=3):
+CEILING_ROUNDS = 5  # the ceiling is the best of these rounds of matmuls
+
+
+def matmul_flops_per_second(
+    dtype, n=2048, calls=5, rounds=CEILING_ROUNDS, warmup=3
+):
     """FLOP/s of an n×n `tf.matmul` in `dtype`: the machine's ceiling.
 
     The best of `rounds` rounds of `calls` calls, after `warmup` calls:
@@ -342,8 +347,8 @@ def main():
             )
             print(
                 f"matmul ceiling, {dtype}, {args.matmul_size}²: "
-                f"{peaks[dtype] / 1e9:,.1f} GFLOP/s (best of 5 rounds; "
-                f"the worst: {worst / 1e9:,.1f})"
+                f"{peaks[dtype] / 1e9:,.1f} GFLOP/s (best of "
+                f"{CEILING_ROUNDS} rounds; the worst: {worst / 1e9:,.1f})"
             )
     print(
         "\n| preset | dtype | jit | first step s | step s | steps | images/s "
