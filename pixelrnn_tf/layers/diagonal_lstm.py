@@ -6,7 +6,6 @@ from pixelrnn_tf.layers import stepping
 from pixelrnn_tf.layers.spatial_lstm_cell import SpatialLSTMCell
 from pixelrnn_tf.layers.spatial_lstm_cell import input_to_state_conv
 from pixelrnn_tf.layers.spatial_lstm_cell import lstm_update
-from pixelrnn_tf.layers.spatial_lstm_cell import recurrence
 
 
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")
@@ -25,12 +24,7 @@ class DiagonalLSTMCell(SpatialLSTMCell):
         **kwargs: `SpatialLSTMCell` arguments.
     """
 
-    kernel_size = 2
-
-    def state_to_state(self, h):
-        h = ops.pad(h, ((0, 0), (1, 0), (0, 0)))  # (B, H+1, h): zero row on top
-        kernel = ops.cast(self.recurrent_kernel, h.dtype)
-        return ops.conv(h, kernel, padding="valid")  # (B, H, 4h)
+    padding = (1, 0)  # a zero row on top, then "valid"
 
 
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")
@@ -81,19 +75,15 @@ class DiagonalLSTM(keras.layers.Layer):
         self.cell = DiagonalLSTMCell(
             self.units, height, dtype=self.dtype_policy, name="cell"
         )
-        self.rnn = recurrence(self.cell, self.dtype_policy)
-        self.rnn.build((None, width + height - 1, height * 4 * self.units))
+        self.cell.build((None, height * 4 * self.units))
 
     def call(self, inputs, condition=None):
-        _, height, width, _ = ops.shape(inputs)
-        u = self.units
+        width = ops.shape(inputs)[2]
         z = self.input_to_state(inputs, condition)
         z = image_ops.skew(z)  # (B, H, W+H-1, 4h)
-        z = ops.transpose(z, (0, 2, 1, 3))  # (B, W+H-1, H, 4h): columns = time
-        z = ops.reshape(z, (-1, width + height - 1, height * 4 * u))
-        h = self.rnn(z)  # (B, W+H-1, H·h)
-        h = ops.reshape(h, (-1, width + height - 1, height, u))
-        h = ops.transpose(h, (0, 2, 1, 3))  # (B, H, W+H-1, h)
+        z = ops.transpose(z, (2, 0, 1, 3))  # (W+H-1, B, H, 4h): columns = time
+        h = self.cell.scan(z)  # (W+H-1, B, H, h)
+        h = ops.transpose(h, (1, 2, 0, 3))  # (B, H, W+H-1, h)
         return image_ops.unskew(h, width)  # (B, H, W, h)
 
     def compute_output_shape(self, input_shape):

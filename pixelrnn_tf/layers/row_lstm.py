@@ -5,7 +5,6 @@ from pixelrnn_tf.layers import stepping
 from pixelrnn_tf.layers.spatial_lstm_cell import SpatialLSTMCell
 from pixelrnn_tf.layers.spatial_lstm_cell import input_to_state_conv
 from pixelrnn_tf.layers.spatial_lstm_cell import lstm_update
-from pixelrnn_tf.layers.spatial_lstm_cell import recurrence
 
 
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")
@@ -31,11 +30,7 @@ class RowLSTMCell(SpatialLSTMCell):
                 f"Received: kernel_size={kernel_size}"
             )
         super().__init__(units, positions, **kwargs)
-        self.kernel_size = kernel_size
-
-    def state_to_state(self, h):
-        kernel = ops.cast(self.recurrent_kernel, h.dtype)
-        return ops.conv(h, kernel, padding="same")  # (B, W, 4h)
+        self.padding = (kernel_size // 2, kernel_size // 2)  # "same"
 
     def get_config(self):
         config = super().get_config()
@@ -110,15 +105,13 @@ class RowLSTM(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="cell",
         )
-        self.rnn = recurrence(self.cell, self.dtype_policy)
-        self.rnn.build((None, height, width * 4 * self.units))
+        self.cell.build((None, width * 4 * self.units))
 
     def call(self, inputs, condition=None):
-        _, height, width, _ = ops.shape(inputs)
         z = self.input_to_state(inputs, condition)  # (B, H, W, 4h)
-        z = ops.reshape(z, (-1, height, width * 4 * self.units))  # rows = time
-        h = self.rnn(z)  # (B, H, W·h)
-        return ops.reshape(h, (-1, height, width, self.units))
+        z = ops.transpose(z, (1, 0, 2, 3))  # (H, B, W, 4h): rows = time
+        h = self.cell.scan(z)  # (H, B, W, h)
+        return ops.transpose(h, (1, 0, 2, 3))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

@@ -1,6 +1,8 @@
 import keras
 from keras import ops
 
+from pixelrnn_tf.layers.lstm_scan import conv_lines
+from pixelrnn_tf.layers.lstm_scan import lstm_scan
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 
 
@@ -26,14 +28,6 @@ def input_to_state_conv(
     )
 
 
-def recurrence(cell, dtype):
-    """`keras.layers.RNN` over the cell's lines: a `tf.while_loop` with a
-    static trip count on TF, so its gradient also compiles under XLA."""
-    return keras.layers.RNN(
-        cell, return_sequences=True, dtype=dtype, name="rnn"
-    )
-
-
 def lstm_update(z, c_prev):
     """The LSTM update of paper eq. 3 from gate pre-activations [i|f|o|g].
 
@@ -51,8 +45,9 @@ class SpatialLSTMCell(keras.layers.Layer):
     (an image row for the Row LSTM, a skewed column for the Diagonal LSTM),
     flattened to `(B, positions * 4 * units)`, adds the state-to-state
     convolution of the previous line's hidden state and applies the LSTM
-    update. Subclasses set `kernel_size` and define that convolution as
-    `state_to_state(h)`: (B, positions, h) -> (B, positions, 4h).
+    update. `scan` runs it over all lines at once (see `lstm_scan`).
+    Subclasses place the state-to-state kernel along the line through
+    `padding`: (before, after) positions, k = before + after + 1 taps.
 
     The gate pre-activations are laid out as [i | f | o | g], each chunk split
     into R|G|B groups, so a hidden unit and all its gates share one colour.
@@ -67,7 +62,11 @@ class SpatialLSTMCell(keras.layers.Layer):
         **kwargs: base `Layer` arguments.
     """
 
-    kernel_size = None  # set by subclasses: the state-to-state kernel length
+    padding = None  # set by subclasses: (before, after), see above
+
+    @property
+    def kernel_size(self):
+        return sum(self.padding) + 1
 
     def __init__(
         self, units, positions, recurrent_initializer="orthogonal", **kwargs
@@ -119,6 +118,22 @@ class SpatialLSTMCell(keras.layers.Layer):
         c = ops.reshape(c, (-1, p * u))
         return h, [h, c]
 
+    def state_to_state(self, h):
+        """(B, positions, h) -> (B, positions, 4h): the previous line's
+        contribution to the gate pre-activations."""
+        return conv_lines(h, self.weight(self.recurrent_kernel), self.padding)
+
+    def scan(self, z):
+        """All lines: (T, B, positions, 4h) input-to-state pre-activations,
+        time-major, to the (T, B, positions, h) hidden states."""
+        h0, c0 = (
+            ops.reshape(state, (-1, self.positions, self.units))
+            for state in self.get_initial_state(z.shape[1] or ops.shape(z)[1])
+        )
+        kernel = self.weight(self.recurrent_kernel)
+        bias = self.weight(self.bias)
+        return lstm_scan(z, h0, c0, kernel, bias, self.padding)
+
     def weight(self, variable):
         """A weight in the compute dtype, for use outside `call`."""
         return ops.cast(variable, self.compute_dtype)
@@ -127,7 +142,8 @@ class SpatialLSTMCell(keras.layers.Layer):
         states = []
         for v in (self.initial_h, self.initial_c):
             v = ops.tile(ops.cast(v, self.compute_dtype), (self.positions,))
-            states.append(ops.broadcast_to(v[None], (batch_size, ops.size(v))))
+            size = self.positions * self.units
+            states.append(ops.broadcast_to(v[None], (batch_size, size)))
         return states
 
     def get_config(self):

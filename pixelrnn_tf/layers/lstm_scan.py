@@ -1,0 +1,153 @@
+"""The spatial LSTMs' recurrence, with a hand-written backward pass.
+
+Autodiff through a `tf.while_loop` keeps every intermediate of the body in
+per-step accumulators and computes the state-to-state kernel's gradient one
+line at a time: T small matmuls inside the loop. Here the forward loop keeps
+only the gate activations and cell states, the backward loop (BPTT, paper
+eq. 3) returns the pre-activation gradients, and the kernel's gradient is one
+large matmul per tap over all lines, after the loop. Both loops have a static
+trip count, so the step also compiles under XLA.
+
+This is backend code (a loop with a custom gradient), hence TensorFlow.
+"""
+
+import functools
+
+import tensorflow as tf
+
+
+def conv_lines(h, kernel, padding):
+    """The state-to-state convolution: `h` (N, P, h) padded along P by
+    `padding` = (before, after), then a "valid" 1-D convolution with
+    `kernel` (k, h, 4h), k = before + after + 1. Returns (N, P, 4h)."""
+    h = tf.pad(h, ((0, 0), padding, (0, 0)))
+    return tf.nn.conv1d(h, kernel, stride=1, padding="VALID")
+
+
+def transpose_conv_lines(dz, kernel, padding):
+    """The transpose of `conv_lines` in `h`: (N, P, 4h) -> (N, P, h).
+
+    Output position p received tap j from input position p + j - before,
+    so input p collects tap j from output p - j + before: the same
+    convolution with the taps reversed, each transposed, and the padding
+    swapped.
+    """
+    flipped = tf.transpose(tf.reverse(kernel, [0]), (0, 2, 1))
+    return conv_lines(dz, flipped, padding[::-1])
+
+
+def kernel_gradient(h, dz, padding):
+    """d(loss)/d(kernel) of `conv_lines` summed over all N lines: one
+    (h, N·P) × (N·P, 4h) matmul per tap. `h` (N, P, h), `dz` (N, P, 4h)."""
+    positions = tf.shape(h)[1]
+    h = tf.pad(h, ((0, 0), padding, (0, 0)))
+    dz = tf.reshape(dz, (-1, dz.shape[-1]))
+    taps = []
+    for tap in range(sum(padding) + 1):
+        window = tf.reshape(h[:, tap : tap + positions], (-1, h.shape[-1]))
+        taps.append(tf.matmul(window, dz, transpose_a=True))
+    return tf.stack(taps)
+
+
+def lstm_scan(z, h0, c0, kernel, bias, padding):
+    """Runs the LSTM of paper eq. 3 over T lines, time-major.
+
+    Args:
+        z: (T, B, P, 4h) input-to-state pre-activations [i|f|o|g].
+        h0, c0: (B, P, h) initial states.
+        kernel: (k, h, 4h) state-to-state kernel; `padding` (before, after)
+            places it along the line (see `conv_lines`).
+        bias: (4h,) gate bias.
+
+    Returns:
+        (T, B, P, h): the hidden state of every line. Its gradient with
+        respect to all five tensors is exact (`tf.custom_gradient`).
+    """
+    steps = z.shape[0]
+    if steps is None:
+        raise ValueError(
+            f"The number of lines must be static. Received: z.shape={z.shape}"
+        )
+    hs = _traced_scan(z, h0, c0, kernel, bias, tuple(padding))
+    # A trace may serve a less specific shape (a symbolic batch): keep the
+    # caller's static shape.
+    hs.set_shape(z.shape[:-1] + h0.shape[-1:])
+    return hs
+
+
+# One trace serves every layer of a model that shares the shapes: the
+# weights are arguments, not captures. That saves most of a deep stack's
+# tracing time, forward and backward (the gradient is built once per trace).
+@functools.partial(tf.function, autograph=False)
+def _traced_scan(z, h0, c0, kernel, bias, padding):
+    steps = z.shape[0]
+
+    @tf.custom_gradient
+    def scan(z, h0, c0, kernel, bias):
+        units = h0.shape[-1]
+
+        def forward(t, h, c, hs, cs, gates):
+            a = z[t] + conv_lines(h, kernel, padding) + bias
+            s = tf.concat(
+                [tf.sigmoid(a[..., : 3 * units]), tf.tanh(a[..., 3 * units :])],
+                axis=-1,
+            )
+            i, f, o, g = tf.split(s, 4, axis=-1)
+            c = f * c + i * g
+            h = o * tf.tanh(c)
+            return t + 1, h, c, hs.write(t, h), cs.write(t, c), gates.write(t, s)
+
+        arrays = [
+            tf.TensorArray(z.dtype, size=steps, element_shape=shape)
+            for shape in (h0.shape, h0.shape, z.shape[1:])
+        ]
+        _, _, _, hs, cs, gates = tf.while_loop(
+            lambda t, *_: t < steps,
+            forward,
+            (tf.constant(0), h0, c0, *arrays),
+            maximum_iterations=steps,
+        )
+        hs, cs, gates = hs.stack(), cs.stack(), gates.stack()
+
+        def backward(dhs):
+            c_prev = tf.concat([c0[None], cs[:-1]], axis=0)
+
+            def step(t, dh, dc, dzs):  # line t, from the last to the first
+                dh = dh + dhs[t]
+                i, f, o, g = tf.split(gates[t], 4, axis=-1)
+                tanh_c = tf.tanh(cs[t])
+                dc = dc + dh * o * (1 - tanh_c * tanh_c)
+                dz = tf.concat(
+                    [
+                        dc * g * i * (1 - i),
+                        dc * c_prev[t] * f * (1 - f),
+                        dh * tanh_c * o * (1 - o),
+                        dc * i * (1 - g * g),
+                    ],
+                    axis=-1,
+                )
+                dh = transpose_conv_lines(dz, kernel, padding)
+                return t - 1, dh, dc * f, dzs.write(t, dz)
+
+            dzs = tf.TensorArray(z.dtype, size=steps, element_shape=z.shape[1:])
+            _, dh0, dc0, dzs = tf.while_loop(
+                lambda t, *_: t >= 0,
+                step,
+                (tf.constant(steps - 1), tf.zeros_like(h0), tf.zeros_like(c0),
+                 dzs),
+                maximum_iterations=steps,
+            )
+            dz = dzs.stack()
+            h_prev = tf.concat([h0[None], hs[:-1]], axis=0)
+            flat = (-1, *h0.shape[1:])
+            dkernel = kernel_gradient(
+                tf.reshape(h_prev, flat),
+                tf.reshape(dz, (-1, *dz.shape[2:])),
+                padding,
+            )
+            dbias = tf.reduce_sum(dz, axis=(0, 1, 2))
+            return dz, dh0, dc0, dkernel, dbias
+
+        return hs, backward
+
+    return scan(z, h0, c0, kernel, bias)
