@@ -95,7 +95,8 @@ def _traced_scan(z, h0, c0, kernel, bias, padding):
             i, f, o, g = tf.split(s, 4, axis=-1)
             c = f * c + i * g
             h = o * tf.tanh(c)
-            return t + 1, h, c, hs.write(t, h), cs.write(t, c), gates.write(t, s)
+            hs, cs, gates = hs.write(t, h), cs.write(t, c), gates.write(t, s)
+            return t + 1, h, c, hs, cs, gates
 
         arrays = [
             tf.TensorArray(z.dtype, size=steps, element_shape=shape)
