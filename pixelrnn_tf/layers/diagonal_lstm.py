@@ -3,9 +3,9 @@ from keras import ops
 
 from pixelrnn_tf import image_ops
 from pixelrnn_tf.layers import stepping
+from pixelrnn_tf.layers.lstm_scan import lstm_update
 from pixelrnn_tf.layers.spatial_lstm_cell import SpatialLSTMCell
 from pixelrnn_tf.layers.spatial_lstm_cell import input_to_state_conv
-from pixelrnn_tf.layers.spatial_lstm_cell import lstm_update
 
 
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")

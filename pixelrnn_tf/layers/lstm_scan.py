@@ -8,12 +8,38 @@ eq. 3) returns the pre-activation gradients, and the kernel's gradient is one
 large matmul per tap over all lines, after the loop. Both loops have a static
 trip count, so the step also compiles under XLA.
 
-This is backend code (a loop with a custom gradient), hence TensorFlow.
+The loop and its custom gradient are backend code, hence TensorFlow; the
+LSTM update itself is `keras.ops`, shared with the step form.
 """
 
 import functools
 
 import tensorflow as tf
+from keras import ops
+
+
+def gate_activations(z):
+    """Gate pre-activations [i|f|o|g] (..., 4h) to [σ(i)|σ(f)|σ(o)|tanh(g)]."""
+    units = z.shape[-1] // 4
+    return ops.concatenate(
+        [ops.sigmoid(z[..., : 3 * units]), ops.tanh(z[..., 3 * units :])],
+        axis=-1,
+    )
+
+
+def lstm_from_gates(gates, c_prev):
+    """The new (h, c) of paper eq. 3 from `gate_activations` and c (..., h)."""
+    i, f, o, g = ops.split(gates, 4, axis=-1)
+    c = f * c_prev + i * g
+    return o * ops.tanh(c), c
+
+
+def lstm_update(z, c_prev):
+    """The LSTM update of paper eq. 3 from gate pre-activations [i|f|o|g].
+
+    Returns the new (h, c); `z` is (..., 4h) and `c_prev` (..., h).
+    """
+    return lstm_from_gates(gate_activations(z), c_prev)
 
 
 def conv_lines(h, kernel, padding):
@@ -84,17 +110,9 @@ def _traced_scan(z, h0, c0, kernel, bias, padding):
 
     @tf.custom_gradient
     def scan(z, h0, c0, kernel, bias):
-        units = h0.shape[-1]
-
         def forward(t, h, c, hs, cs, gates):
-            a = z[t] + conv_lines(h, kernel, padding) + bias
-            s = tf.concat(
-                [tf.sigmoid(a[..., : 3 * units]), tf.tanh(a[..., 3 * units :])],
-                axis=-1,
-            )
-            i, f, o, g = tf.split(s, 4, axis=-1)
-            c = f * c + i * g
-            h = o * tf.tanh(c)
+            s = gate_activations(z[t] + conv_lines(h, kernel, padding) + bias)
+            h, c = lstm_from_gates(s, c)
             hs, cs, gates = hs.write(t, h), cs.write(t, c), gates.write(t, s)
             return t + 1, h, c, hs, cs, gates
 

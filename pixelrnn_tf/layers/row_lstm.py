@@ -2,9 +2,9 @@ import keras
 from keras import ops
 
 from pixelrnn_tf.layers import stepping
+from pixelrnn_tf.layers.lstm_scan import lstm_update
 from pixelrnn_tf.layers.spatial_lstm_cell import SpatialLSTMCell
 from pixelrnn_tf.layers.spatial_lstm_cell import input_to_state_conv
-from pixelrnn_tf.layers.spatial_lstm_cell import lstm_update
 
 
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")

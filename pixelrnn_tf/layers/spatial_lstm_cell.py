@@ -3,6 +3,7 @@ from keras import ops
 
 from pixelrnn_tf.layers.lstm_scan import conv_lines
 from pixelrnn_tf.layers.lstm_scan import lstm_scan
+from pixelrnn_tf.layers.lstm_scan import lstm_update
 from pixelrnn_tf.layers.masked_conv2d import MaskedConv2D
 
 
@@ -26,16 +27,6 @@ def input_to_state_conv(
         dtype=dtype,
         name="input_to_state",
     )
-
-
-def lstm_update(z, c_prev):
-    """The LSTM update of paper eq. 3 from gate pre-activations [i|f|o|g].
-
-    Returns the new (h, c); `z` is (..., 4h) and `c_prev` (..., h).
-    """
-    i, f, o, g = ops.split(z, 4, axis=-1)
-    c = ops.sigmoid(f) * c_prev + ops.sigmoid(i) * ops.tanh(g)
-    return ops.sigmoid(o) * ops.tanh(c), c
 
 
 class SpatialLSTMCell(keras.layers.Layer):
