@@ -46,3 +46,33 @@ def test_flip_width_golden():
     np.testing.assert_array_equal(
         np.asarray(image_ops.flip_width(X))[0, ..., 0], expected
     )
+
+
+def test_layout_ops_gradients_are_adjoints_with_a_symbolic_batch():
+    # The crops are `ops.slice` with a batch size known only at run time.
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(2, 3, 4, 2)))
+    cases = [
+        (image_ops.skew, x),
+        (lambda t: image_ops.unskew(t, 4), image_ops.skew(x)),
+        (image_ops.shift_down, x),
+    ]
+    for fn, inputs in cases:
+        traced = tf.function(
+            fn, input_signature=[tf.TensorSpec((None,) + inputs.shape[1:])]
+        )
+        inputs = tf.cast(inputs, tf.float32)
+        weights = tf.constant(rng.normal(size=fn(inputs).shape), tf.float32)
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = traced(inputs)
+            loss = tf.reduce_sum(outputs * weights)
+        np.testing.assert_array_equal(outputs, fn(inputs))
+        # The map is linear: <f(x), w> = <x, f^T(w)>.
+        np.testing.assert_allclose(
+            tf.reduce_sum(inputs * tape.gradient(loss, inputs)),
+            loss,
+            rtol=1e-5,
+        )

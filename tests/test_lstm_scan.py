@@ -68,14 +68,14 @@ def test_values_and_all_gradients_equal_autodiff(padding, jit_compile):
 
 
 @pytest.mark.parametrize("padding", PADDINGS)
-def test_transpose_conv_lines_is_the_adjoint(padding):
+def test_adjoint_kernel_gives_the_transposed_convolution(padding):
     rng = np.random.default_rng(1)
     h = tf.constant(rng.normal(size=(3, 6, 2)))
     dz = tf.constant(rng.normal(size=(3, 6, 8)))
     kernel = tf.constant(rng.normal(size=(sum(padding) + 1, 2, 8)))
     forward = tf.reduce_sum(lstm_scan.conv_lines(h, kernel, padding) * dz)
     adjoint = tf.reduce_sum(
-        h * lstm_scan.transpose_conv_lines(dz, kernel, padding)
+        h * lstm_scan.conv_lines(dz, *lstm_scan.adjoint(kernel, padding))
     )
     np.testing.assert_allclose(forward, adjoint, rtol=1e-12)
 

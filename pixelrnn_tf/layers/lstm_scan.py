@@ -50,16 +50,16 @@ def conv_lines(h, kernel, padding):
     return tf.nn.conv1d(h, kernel, stride=1, padding="VALID")
 
 
-def transpose_conv_lines(dz, kernel, padding):
-    """The transpose of `conv_lines` in `h`: (N, P, 4h) -> (N, P, h).
+def adjoint(kernel, padding):
+    """The (kernel, padding) whose `conv_lines` is the transpose of
+    `conv_lines(·, kernel, padding)`: (N, P, 4h) -> (N, P, h).
 
     Output position p received tap j from input position p + j - before,
     so input p collects tap j from output p - j + before: the same
     convolution with the taps reversed, each transposed, and the padding
     swapped.
     """
-    flipped = tf.transpose(tf.reverse(kernel, [0]), (0, 2, 1))
-    return conv_lines(dz, flipped, padding[::-1])
+    return tf.transpose(tf.reverse(kernel, [0]), (0, 2, 1)), padding[::-1]
 
 
 def kernel_gradient(h, dz, padding):
@@ -110,8 +110,10 @@ def _traced_scan(z, h0, c0, kernel, bias, padding):
 
     @tf.custom_gradient
     def scan(z, h0, c0, kernel, bias):
+        za = z + bias  # once for all lines, not once a line
+
         def forward(t, h, c, hs, cs, gates):
-            s = gate_activations(z[t] + conv_lines(h, kernel, padding) + bias)
+            s = gate_activations(za[t] + conv_lines(h, kernel, padding))
             h, c = lstm_from_gates(s, c)
             hs, cs, gates = hs.write(t, h), cs.write(t, c), gates.write(t, s)
             return t + 1, h, c, hs, cs, gates
@@ -130,6 +132,7 @@ def _traced_scan(z, h0, c0, kernel, bias, padding):
 
         def backward(dhs):
             c_prev = tf.concat([c0[None], cs[:-1]], axis=0)
+            transposed, swapped = adjoint(kernel, padding)
 
             def step(t, dh, dc, dzs):  # line t, from the last to the first
                 dh = dh + dhs[t]
@@ -145,7 +148,7 @@ def _traced_scan(z, h0, c0, kernel, bias, padding):
                     ],
                     axis=-1,
                 )
-                dh = transpose_conv_lines(dz, kernel, padding)
+                dh = conv_lines(dz, transposed, swapped)
                 return t - 1, dh, dc * f, dzs.write(t, dz)
 
             dzs = tf.TensorArray(z.dtype, size=steps, element_shape=z.shape[1:])
