@@ -110,10 +110,8 @@ def _traced_scan(z, h0, c0, kernel, bias, padding):
 
     @tf.custom_gradient
     def scan(z, h0, c0, kernel, bias):
-        za = z + bias  # once for all lines, not once a line
-
         def forward(t, h, c, hs, cs, gates):
-            s = gate_activations(za[t] + conv_lines(h, kernel, padding))
+            s = gate_activations(z[t] + conv_lines(h, kernel, padding) + bias)
             h, c = lstm_from_gates(s, c)
             hs, cs, gates = hs.write(t, h), cs.write(t, c), gates.write(t, s)
             return t + 1, h, c, hs, cs, gates
