@@ -1,4 +1,5 @@
 import numpy as np
+import tensorflow as tf
 
 from pixelrnn_tf import image_ops
 
@@ -50,10 +51,8 @@ def test_flip_width_golden():
 
 def test_layout_ops_gradients_are_adjoints_with_a_symbolic_batch():
     # The crops are `ops.slice` with a batch size known only at run time.
-    import tensorflow as tf
-
     rng = np.random.default_rng(0)
-    x = tf.constant(rng.normal(size=(2, 3, 4, 2)))
+    x = tf.constant(rng.normal(size=(2, 3, 4, 2)), tf.float32)
     cases = [
         (image_ops.skew, x),
         (lambda t: image_ops.unskew(t, 4), image_ops.skew(x)),
@@ -63,7 +62,6 @@ def test_layout_ops_gradients_are_adjoints_with_a_symbolic_batch():
         traced = tf.function(
             fn, input_signature=[tf.TensorSpec((None,) + inputs.shape[1:])]
         )
-        inputs = tf.cast(inputs, tf.float32)
         weights = tf.constant(rng.normal(size=fn(inputs).shape), tf.float32)
         with tf.GradientTape() as tape:
             tape.watch(inputs)
