@@ -3,10 +3,10 @@
 Autodiff through a `tf.while_loop` keeps every intermediate of the body in
 per-step accumulators and computes the state-to-state kernel's gradient one
 line at a time: T small matmuls inside the loop. Here the forward loop keeps
-only the gate activations and cell states, the backward loop (BPTT, paper
+only the gate activations and the states, the backward loop (BPTT, paper
 eq. 3) returns the pre-activation gradients, and the kernel's gradient is one
-large matmul per tap over all lines, after the loop. Both loops have a static
-trip count, so the step also compiles under XLA.
+filter-gradient convolution over all lines, after the loop. Both loops have a
+static trip count, so the step also compiles under XLA.
 
 The loop and its custom gradient are backend code, hence TensorFlow; the
 LSTM update itself is `keras.ops`, shared with the step form.
@@ -64,15 +64,17 @@ def adjoint(kernel, padding):
 
 def kernel_gradient(h, dz, padding):
     """d(loss)/d(kernel) of `conv_lines` summed over all N lines: one
-    (h, N·P) × (N·P, 4h) matmul per tap. `h` (N, P, h), `dz` (N, P, 4h)."""
-    positions = tf.shape(h)[1]
-    h = tf.pad(h, ((0, 0), padding, (0, 0)))
-    dz = tf.reshape(dz, (-1, dz.shape[-1]))
-    taps = []
-    for tap in range(sum(padding) + 1):
-        window = tf.reshape(h[:, tap : tap + positions], (-1, h.shape[-1]))
-        taps.append(tf.matmul(window, dz, transpose_a=True))
-    return tf.stack(taps)
+    filter-gradient convolution, padded in place (no padded or sliced copy
+    of `h`). `h` (N, P, h), `dz` (N, P, 4h)."""
+    taps = sum(padding) + 1
+    return tf.raw_ops.Conv2DBackpropFilter(
+        input=h[:, None],
+        filter_sizes=(1, taps, h.shape[-1], dz.shape[-1]),
+        out_backprop=dz[:, None],
+        strides=(1, 1, 1, 1),
+        padding="EXPLICIT",
+        explicit_paddings=(0, 0, 0, 0, *padding, 0, 0),
+    )[0]
 
 
 def lstm_scan(z, h0, c0, kernel, bias, padding):
@@ -110,37 +112,43 @@ def _traced_scan(z, h0, c0, kernel, bias, padding):
 
     @tf.custom_gradient
     def scan(z, h0, c0, kernel, bias):
+        # States at T + 1 slots, the initial ones first: the backward pass
+        # reads c_{t-1}, c_t and h_{t-1} in place, since any copy it made of
+        # them would be made as soon as the forward pass ends and be held,
+        # for every layer, until its turn comes.
         def forward(t, h, c, hs, cs, gates):
             s = gate_activations(z[t] + conv_lines(h, kernel, padding) + bias)
             h, c = lstm_from_gates(s, c)
-            hs, cs, gates = hs.write(t, h), cs.write(t, c), gates.write(t, s)
-            return t + 1, h, c, hs, cs, gates
+            hs, cs = hs.write(t + 1, h), cs.write(t + 1, c)
+            return t + 1, h, c, hs, cs, gates.write(t, s)
 
-        arrays = [
-            tf.TensorArray(z.dtype, size=steps, element_shape=shape)
-            for shape in (h0.shape, h0.shape, z.shape[1:])
-        ]
+        hs, cs, gates = (
+            tf.TensorArray(z.dtype, size=size, element_shape=shape)
+            for size, shape in (
+                (steps + 1, h0.shape), (steps + 1, h0.shape),
+                (steps, z.shape[1:]),
+            )
+        )
         _, _, _, hs, cs, gates = tf.while_loop(
             lambda t, *_: t < steps,
             forward,
-            (tf.constant(0), h0, c0, *arrays),
+            (tf.constant(0), h0, c0, hs.write(0, h0), cs.write(0, c0), gates),
             maximum_iterations=steps,
         )
         hs, cs, gates = hs.stack(), cs.stack(), gates.stack()
 
         def backward(dhs):
-            c_prev = tf.concat([c0[None], cs[:-1]], axis=0)
             transposed, swapped = adjoint(kernel, padding)
 
             def step(t, dh, dc, dzs):  # line t, from the last to the first
                 dh = dh + dhs[t]
                 i, f, o, g = tf.split(gates[t], 4, axis=-1)
-                tanh_c = tf.tanh(cs[t])
+                tanh_c = tf.tanh(cs[t + 1])
                 dc = dc + dh * o * (1 - tanh_c * tanh_c)
                 dz = tf.concat(
                     [
                         dc * g * i * (1 - i),
-                        dc * c_prev[t] * f * (1 - f),
+                        dc * cs[t] * f * (1 - f),
                         dh * tanh_c * o * (1 - o),
                         dc * i * (1 - g * g),
                     ],
@@ -156,18 +164,20 @@ def _traced_scan(z, h0, c0, kernel, bias, padding):
                 (tf.constant(steps - 1), tf.zeros_like(h0), tf.zeros_like(c0),
                  dzs),
                 maximum_iterations=steps,
+                # One line at a time: with more, the loops of every layer
+                # start on their first lines' gate algebra as soon as the
+                # forward pass ends, and hold it until their turn comes.
+                parallel_iterations=1,
             )
             dz = dzs.stack()
-            h_prev = tf.concat([h0[None], hs[:-1]], axis=0)
-            flat = (-1, *h0.shape[1:])
             dkernel = kernel_gradient(
-                tf.reshape(h_prev, flat),
+                tf.reshape(hs[:-1], (-1, *h0.shape[1:])),
                 tf.reshape(dz, (-1, *dz.shape[2:])),
                 padding,
             )
             dbias = tf.reduce_sum(dz, axis=(0, 1, 2))
             return dz, dh0, dc0, dkernel, dbias
 
-        return hs, backward
+        return hs[1:], backward
 
     return scan(z, h0, c0, kernel, bias)
