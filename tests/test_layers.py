@@ -73,6 +73,35 @@ def test_row_lstm_learned_initial_state_is_used():
     assert not np.allclose(before[:, 0], np.asarray(layer(x))[:, 0])
 
 
+def test_mirrored_diagonal_lstm_is_the_lstm_of_the_mirrored_image():
+    # `mirrored=True` mirrors the input-to-state pre-activations instead of
+    # the inputs (and a spatial condition): the same values and gradients.
+    import tensorflow as tf
+
+    layer = layers.DiagonalLSTM(6, condition_dim=2)
+    rng = np.random.default_rng(4)
+    x = tf.constant(rng.normal(size=(2, 4, 5, 12)), "float32")
+    condition = tf.constant(rng.normal(size=(2, 4, 5, 2)), "float32")
+    layer.build(x.shape)
+    flip = lambda t: tf.reverse(t, [2])  # noqa: E731
+    results = []
+    for run in (
+        lambda x: layer(x, condition, mirrored=True),
+        lambda x: flip(layer(flip(x), flip(condition))),
+    ):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = run(x)
+            loss = tf.reduce_sum(y * tf.range(6, dtype=y.dtype))
+        results.append(
+            (y, *tape.gradient(loss, [x, *layer.trainable_variables]))
+        )
+    got, want = results
+    np.testing.assert_array_equal(got[0], want[0])
+    for g, w in zip(got[1:], want[1:]):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
 def test_cell_configs_round_trip():
     for cell in (
         layers.RowLSTMCell(6, positions=4, kernel_size=5),

@@ -64,10 +64,7 @@ class DiagonalBiLSTM(keras.layers.Layer):
 
     def call(self, inputs, condition=None):
         forward = self.forward_lstm(inputs, condition)
-        mirrored = self.backward_lstm(
-            image_ops.flip_width(inputs), _mirror(condition)
-        )
-        backward = image_ops.flip_width(mirrored)
+        backward = self.backward_lstm(inputs, condition, mirrored=True)
         return forward + image_ops.shift_down(backward)  # §3.2: shift down
 
     # === Step form ===

@@ -77,14 +77,21 @@ class DiagonalLSTM(keras.layers.Layer):
         )
         self.cell.build((None, height * 4 * self.units))
 
-    def call(self, inputs, condition=None):
+    def call(self, inputs, condition=None, mirrored=False):
+        """`mirrored=True` scans the width-mirrored image (right to left)
+        and mirrors the result back. The 1×1 input-to-state convolution
+        commutes with the mirror, so it runs on `inputs` as they are: the
+        gradient then needs no mirrored copy of them."""
         width = ops.shape(inputs)[2]
         z = self.input_to_state(inputs, condition)
+        if mirrored:
+            z = image_ops.flip_width(z)
         z = image_ops.skew(z)  # (B, H, W+H-1, 4h)
         z = ops.transpose(z, (2, 0, 1, 3))  # (W+H-1, B, H, 4h): columns = time
         h = self.cell.scan(z)  # (W+H-1, B, H, h)
         h = ops.transpose(h, (1, 2, 0, 3))  # (B, H, W+H-1, h)
-        return image_ops.unskew(h, width)  # (B, H, W, h)
+        h = image_ops.unskew(h, width)  # (B, H, W, h)
+        return image_ops.flip_width(h) if mirrored else h
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
