@@ -80,18 +80,24 @@ def test_adjoint_kernel_gives_the_transposed_convolution(padding):
     np.testing.assert_allclose(forward, adjoint, rtol=1e-12)
 
 
-def test_kernel_gradient_is_the_summed_per_line_gradient():
+@pytest.mark.parametrize(
+    "padding, positions", [*((p, 5) for p in PADDINGS), ((2, 2), 2)]
+)
+def test_kernel_gradient_is_the_summed_per_line_gradient(padding, positions):
+    # Also a line shorter than the kernel's reach: its outer taps only ever
+    # read the padding.
     rng = np.random.default_rng(2)
-    h = tf.constant(rng.normal(size=(4, 5, 2)))
-    dz = tf.constant(rng.normal(size=(4, 5, 8)))
-    kernel = tf.constant(rng.normal(size=(2, 2, 8)))
+    h = tf.constant(rng.normal(size=(4, positions, 2)))
+    dz = tf.constant(rng.normal(size=(4, positions, 8)))
+    kernel = tf.constant(rng.normal(size=(sum(padding) + 1, 2, 8)))
     with tf.GradientTape() as tape:
         tape.watch(kernel)
-        loss = tf.reduce_sum(lstm_scan.conv_lines(h, kernel, (1, 0)) * dz)
+        loss = tf.reduce_sum(lstm_scan.conv_lines(h, kernel, padding) * dz)
     np.testing.assert_allclose(
-        lstm_scan.kernel_gradient(h, dz, (1, 0)),
+        lstm_scan.kernel_gradient(h, dz, padding),
         tape.gradient(loss, kernel),
         rtol=1e-12,
+        atol=1e-12,
     )
 
 

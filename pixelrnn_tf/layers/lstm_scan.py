@@ -5,8 +5,8 @@ per-step accumulators and computes the state-to-state kernel's gradient one
 line at a time: T small matmuls inside the loop. Here the forward loop keeps
 only the gate activations and the states, the backward loop (BPTT, paper
 eq. 3) returns the pre-activation gradients, and the kernel's gradient is one
-filter-gradient convolution over all lines, after the loop. Both loops have a
-static trip count, so the step also compiles under XLA.
+large matmul per tap over all lines, after the loop. Both loops have a static
+trip count, so the step also compiles under XLA.
 
 The loop and its custom gradient are backend code, hence TensorFlow; the
 LSTM update itself is `keras.ops`, shared with the step form.
@@ -64,17 +64,37 @@ def adjoint(kernel, padding):
 
 def kernel_gradient(h, dz, padding):
     """d(loss)/d(kernel) of `conv_lines` summed over all N lines: one
-    filter-gradient convolution, padded in place (no padded or sliced copy
-    of `h`). `h` (N, P, h), `dz` (N, P, 4h)."""
-    taps = sum(padding) + 1
-    return tf.raw_ops.Conv2DBackpropFilter(
-        input=h[:, None],
-        filter_sizes=(1, taps, h.shape[-1], dz.shape[-1]),
-        out_backprop=dz[:, None],
-        strides=(1, 1, 1, 1),
-        padding="EXPLICIT",
-        explicit_paddings=(0, 0, 0, 0, *padding, 0, 0),
-    )[0]
+    (h, N·P) × (N·P, 4h) matmul per tap. `h` (N, P, h), `dz` (N, P, 4h).
+
+    Tap j pairs input position p + j - before with output position p. With
+    the lines laid end to end, that is one offset of the flattened `h`
+    against the flattened `dz` (a view, not a copy); the few pairs that
+    cross from one line into the next are taken back out.
+    """
+    positions, units = h.shape[1:]
+    flat_h = tf.reshape(h, (-1, units))
+    flat_dz = tf.reshape(dz, (-1, dz.shape[-1]))
+    taps = []
+    for shift in range(-padding[0], padding[1] + 1):
+        if abs(shift) >= positions:  # the tap only ever reads the padding
+            taps.append(tf.zeros((units, dz.shape[-1]), dz.dtype))
+            continue
+        if shift == 0:
+            taps.append(tf.matmul(flat_h, flat_dz, transpose_a=True))
+            continue
+        if shift > 0:  # h after the line's end is the next line's start
+            pairs = (flat_h[shift:], flat_dz[:-shift])
+            across = (h[1:, :shift], dz[:-1, positions - shift :])
+        else:  # h before the line's start is the previous line's end
+            pairs = (flat_h[:shift], flat_dz[-shift:])
+            across = (h[:-1, positions + shift :], dz[1:, :-shift])
+        across = (tf.reshape(across[0], (-1, units)),
+                  tf.reshape(across[1], (-1, dz.shape[-1])))
+        taps.append(
+            tf.matmul(*pairs, transpose_a=True)
+            - tf.matmul(*across, transpose_a=True)
+        )
+    return tf.stack(taps)
 
 
 def lstm_scan(z, h0, c0, kernel, bias, padding):
