@@ -11,22 +11,32 @@ after `model.compile()`:
 - one more step under `tf.profiler`, and the time of each op type on
   TensorFlow's inter-op threads, split into the ops inside `while` loops
   (the LSTMs' scans) and the rest. Ops on the two threads run at the same
-  time, so the column adds up to about threads × wall time.
+  time, so the column adds up to about threads × wall time;
+- with `--memory`, the tensors alive at the allocator's peak in that step,
+  by the op that made them, the layers of a stack merged: what the step
+  holds for its backward pass. It runs TensorFlow's BFC allocator on the
+  CPU (`TF_CPU_ALLOCATOR_USE_BFC`), whose allocations the profiler records;
+  the run's other figures are then that allocator's.
 
     python benchmarks/step_profile.py --preset cifar10_diagonal_bilstm
+    python benchmarks/step_profile.py --preset cifar10_row_lstm --memory
 """
 
 import argparse
 import collections
 import glob
 import os
+import re
 import resource
 import statistics
+import sys
 import tempfile
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+if "--memory" in sys.argv:  # chosen when TensorFlow starts
+    os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -50,13 +60,19 @@ def timed_step(step):
     )
 
 
-def op_seconds(logdir):
-    """{(op type, in a loop): [seconds, calls]} on the inter-op threads of
-    the trace in `logdir`."""
+def read_space(logdir):
+    """The `XSpace` of the one trace in `logdir`."""
     (path,) = glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)
     space = xplane_pb2.XSpace()
     with open(path, "rb") as f:
         space.ParseFromString(f.read())
+    return space
+
+
+def op_seconds(logdir):
+    """{(op type, in a loop): [seconds, calls]} on the inter-op threads of
+    the trace in `logdir`."""
+    space = read_space(logdir)
     totals = collections.defaultdict(lambda: [0.0, 0])
     for plane in space.planes:
         if not plane.name.startswith("/host:CPU"):
@@ -75,6 +91,61 @@ def op_seconds(logdir):
     return totals
 
 
+def merged_op_name(name):
+    """An op's name with the layer and call indices of a stack dropped, and
+    a loop body's ops named after their loop."""
+    name = re.sub(r"(block|skip)_\d+", r"\1_*", name)
+    name = re.sub(r"PartitionedCall_\d+", "PartitionedCall", name)
+    return name.split("/while/")[0] + ("/while" if "/while/" in name else "")
+
+
+def stat_value(stat, plane):
+    """An `XStat`'s value; a string kept once per plane is named by its
+    `ref_value`."""
+    kind = stat.WhichOneof("value")
+    if kind == "ref_value":
+        return plane.stat_metadata[stat.ref_value].name
+    return getattr(stat, kind) if kind else None
+
+
+def live_at_peak(space):
+    """(peak bytes, {merged op name: [bytes, tensors]}) of the allocations
+    alive at the peak of the `MemoryAllocation` and `MemoryDeallocation`
+    events on the host plane of `space` (a peak of 0 if it has none)."""
+    events = []
+    for plane in space.planes:
+        if not plane.name.startswith("/host:CPU"):
+            continue
+        names = {k: m.name for k, m in plane.stat_metadata.items()}
+        for line in plane.lines:
+            for event in line.events:
+                kind = plane.event_metadata[event.metadata_id].name
+                if kind not in ("MemoryAllocation", "MemoryDeallocation"):
+                    continue
+                stats = {
+                    names[s.metadata_id]: stat_value(s, plane)
+                    for s in event.stats
+                }
+                time_ps = line.timestamp_ns * 1000 + event.offset_ps
+                events.append((time_ps, kind == "MemoryAllocation", stats))
+    live, in_use, peak, at_peak = {}, 0, 0, {}
+    for _, allocation, stats in sorted(events, key=lambda e: e[:2]):
+        if allocation:
+            size = stats.get("requested_bytes", 0)
+            live[stats.get("addr")] = (size, stats.get("tf_op") or "")
+            in_use += size
+            if in_use > peak:
+                peak, at_peak = in_use, dict(live)
+        elif stats.get("addr") in live:
+            in_use -= live.pop(stats.get("addr"))[0]
+    by_op = collections.defaultdict(lambda: [0, 0])
+    for size, op in at_peak.values():
+        total = by_op[merged_op_name(op)]
+        total[0] += size
+        total[1] += 1
+    return peak, dict(by_op)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -83,6 +154,10 @@ def main():
     )
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--top", type=int, default=20)
+    parser.add_argument(
+        "--memory", action="store_true",
+        help="also list the tensors alive at the traced step's memory peak",
+    )
     args = parser.parse_args()
     if args.steps < 1:
         parser.error(f"--steps must be at least 1. Received: {args.steps}")
@@ -115,6 +190,8 @@ def main():
         wall = timed_step(step)[0]
         tf.profiler.experimental.stop()
         totals = op_seconds(logdir)
+        if args.memory:
+            peak, by_op = live_at_peak(read_space(logdir))
     steady = statistics.median(row[0] for row in rows[1:])
     busy = sum(seconds for seconds, _ in totals.values())
     print(f"\nTraced step: {wall:.2f} s (untraced median {steady:.2f} s); "
@@ -126,6 +203,19 @@ def main():
         where = "loop" if looped else "graph"
         print(f"| {op_type} | {where} | {seconds:.3f} "
               f"| {seconds / busy:.1%} | {calls} |")
+
+    if not args.memory:
+        return
+    if not peak:
+        print("\nThe trace holds no allocations: TensorFlow's CPU allocator "
+              "records them only with TF_CPU_ALLOCATOR_USE_BFC=true.")
+        return
+    print(f"\nAlive at the traced step's memory peak: {peak / 2**30:.2f} GiB")
+    print("| made by (layers merged) | MiB | tensors |")
+    print("|---|---|---|")
+    ranked = sorted(by_op.items(), key=lambda item: -item[1][0])
+    for op, (size, count) in ranked[: args.top]:
+        print(f"| {op} | {size / 2**20:.1f} | {count} |")
 
 
 if __name__ == "__main__":

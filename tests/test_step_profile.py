@@ -5,6 +5,7 @@ import pathlib
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 import pixelrnn_tf as prt
 
@@ -44,3 +45,57 @@ def test_op_seconds_finds_the_scans_convolutions_inside_their_loops(
     assert any(not in_loop for _, in_loop in totals)  # the rest of the step
     assert all(seconds > 0 for seconds, _ in totals.values())
     assert wall > 0 and user >= 0 and system >= 0 and faults >= 0
+
+
+def _memory_space(events):
+    """An XSpace whose host plane holds `events`: (kind, time ns, addr,
+    bytes, op). Every other op name is kept as the profiler keeps a
+    repeated string: once in the plane, referenced by id."""
+    space = xplane_pb2.XSpace()
+    plane = space.planes.add(name="/host:CPU")
+    for i, name in enumerate(("MemoryAllocation", "MemoryDeallocation")):
+        plane.event_metadata[i].name = name
+    for i, name in enumerate(("addr", "requested_bytes", "tf_op")):
+        plane.stat_metadata[i].name = name
+    line = plane.lines.add(name="tf_Compute", timestamp_ns=0)
+    for kind, time_ns, addr, size, op in events:
+        event = line.events.add(
+            metadata_id=0 if kind == "alloc" else 1, offset_ps=time_ns * 1000
+        )
+        event.stats.add(metadata_id=0, uint64_value=addr)
+        if kind == "alloc":
+            event.stats.add(metadata_id=1, int64_value=size)
+            if addr % 2:
+                plane.stat_metadata[100 + addr].name = op
+                event.stats.add(metadata_id=2, ref_value=100 + addr)
+            else:
+                event.stats.add(metadata_id=2, str_value=op)
+    return space
+
+
+def test_live_at_peak_lists_what_is_alive_at_the_peak_by_merged_op():
+    scan = "m/block_{}/lstm/PartitionedCall{}/TensorListStack"
+    events = [
+        ("alloc", 1, 10, 100, scan.format(0, "")),
+        ("alloc", 2, 11, 100, scan.format(1, "_3")),
+        ("alloc", 3, 12, 50, "m/grad/while/body/_7/grad/while/mul"),
+        ("free", 4, 12, 0, ""),
+        ("alloc", 4, 13, 40, "m/head/Relu"),
+        ("free", 5, 10, 0, ""),
+    ]
+    # At the same time, a free counts before an allocation: 250, not 290.
+    peak, by_op = step_profile.live_at_peak(_memory_space(events))
+    assert peak == 250
+    assert by_op == {
+        "m/block_*/lstm/PartitionedCall/TensorListStack": [200, 2],
+        "m/grad/while": [50, 1],
+    }
+    space = _memory_space(events + [("alloc", 6, 14, 500, "m/head/Softmax")])
+    peak, by_op = step_profile.live_at_peak(space)
+    assert peak == 640
+    assert by_op == {
+        "m/block_*/lstm/PartitionedCall/TensorListStack": [100, 1],
+        "m/head/Relu": [40, 1],
+        "m/head/Softmax": [500, 1],
+    }
+    assert step_profile.live_at_peak(_memory_space([])) == (0, {})
