@@ -69,10 +69,9 @@ def read_space(logdir):
     return space
 
 
-def op_seconds(logdir):
+def op_seconds(space):
     """{(op type, in a loop): [seconds, calls]} on the inter-op threads of
-    the trace in `logdir`."""
-    space = read_space(logdir)
+    the trace `space` (an `XSpace`)."""
     totals = collections.defaultdict(lambda: [0.0, 0])
     for plane in space.planes:
         if not plane.name.startswith("/host:CPU"):
@@ -189,9 +188,10 @@ def main():
         tf.profiler.experimental.start(logdir)
         wall = timed_step(step)[0]
         tf.profiler.experimental.stop()
-        totals = op_seconds(logdir)
-        if args.memory:
-            peak, by_op = live_at_peak(read_space(logdir))
+        space = read_space(logdir)
+    totals = op_seconds(space)
+    if args.memory:
+        peak, by_op = live_at_peak(space)
     steady = statistics.median(row[0] for row in rows[1:])
     busy = sum(seconds for seconds, _ in totals.values())
     print(f"\nTraced step: {wall:.2f} s (untraced median {steady:.2f} s); "

@@ -36,7 +36,8 @@ def test_op_seconds_finds_the_scans_convolutions_inside_their_loops(
         lambda: model.train_on_batch(levels)
     )
     tf.profiler.experimental.stop()
-    totals = step_profile.op_seconds(str(tmp_path))
+    space = step_profile.read_space(str(tmp_path))
+    totals = step_profile.op_seconds(space)
     looped = {
         op: calls for (op, in_loop), (_, calls) in totals.items() if in_loop
     }
