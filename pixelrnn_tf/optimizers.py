@@ -45,37 +45,74 @@ class Adam(_GlobalClipping, keras.optimizers.Adam):
     The kernel computes Keras' update, α = lr·√(1 - β2^t) / (1 - β1^t),
     m += (g - m)(1 - β1), v += (g² - v)(1 - β2), x -= α·m / (√v + ε), in
     one op per variable where Keras builds about fifteen, which the first
-    training step traces and optimizes and every step dispatches. It forms
+    training step traces and optimizes and every step dispatches; the
+    kernel's scalars (β^t, the learning rate, ε) are formed once per step
+    for all variables. It forms
     1 - β in float32 (1 - 0.999 then comes out 1.3e-5 of itself low), so
     its steps match Keras' to about 1e-5, not bit for bit. AMSGrad keeps
     Keras' update.
     """
 
-    def update_step(self, gradient, variable, learning_rate):
-        if self.amsgrad:
-            return super().update_step(gradient, variable, learning_rate)
-        dtype = variable.dtype
+    _step_scalars = None  # {dtype: the update's scalars} during `apply`
+
+    def _scalars(self, dtype, learning_rate):
+        """The kernel's scalar arguments: β^t, the learning rate, β, ε."""
         step = ops.cast(self.iterations + 1, dtype)
         beta_1 = ops.cast(self.beta_1, dtype)
         beta_2 = ops.cast(self.beta_2, dtype)
-        index = self._get_variable_index(variable)
-        tf.raw_ops.ResourceApplyAdam(
-            var=_handle(variable),
-            m=_handle(self._momentums[index]),
-            v=_handle(self._velocities[index]),
+        return dict(
             beta1_power=ops.power(beta_1, step),
             beta2_power=ops.power(beta_2, step),
             lr=ops.cast(learning_rate, dtype),
             beta1=beta_1,
             beta2=beta_2,
             epsilon=ops.cast(self.epsilon, dtype),
+        )
+
+    def _distributed_tf_update_step(
+        self, distribution, grads_and_vars, learning_rate
+    ):
+        if self.amsgrad:
+            return super()._distributed_tf_update_step(
+                distribution, grads_and_vars, learning_rate
+            )
+        # The scalars once per dtype, not once per variable: each would be
+        # traced and optimized as many times as the model has variables.
+        dtypes = {_dtype(var) for _, var in grads_and_vars}
+        self._step_scalars = {
+            dtype: self._scalars(dtype, learning_rate) for dtype in dtypes
+        }
+        try:
+            super()._distributed_tf_update_step(
+                distribution, grads_and_vars, learning_rate
+            )
+        finally:
+            self._step_scalars = None
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.amsgrad:
+            return super().update_step(gradient, variable, learning_rate)
+        dtype = _dtype(variable)
+        scalars = (self._step_scalars or {}).get(dtype)
+        if scalars is None:  # `update_step` called on its own
+            scalars = self._scalars(dtype, learning_rate)
+        index = self._get_variable_index(variable)
+        tf.raw_ops.ResourceApplyAdam(
+            var=_handle(variable),
+            m=_handle(self._momentums[index]),
+            v=_handle(self._velocities[index]),
             grad=ops.cast(gradient, dtype),
+            **scalars,
         )
 
 
 @keras.saving.register_keras_serializable(package="pixelrnn_tf")
 class SGD(_GlobalClipping, keras.optimizers.SGD):
     """`keras.optimizers.SGD` with replica-exact `global_clipnorm`."""
+
+
+def _dtype(variable):
+    return keras.backend.standardize_dtype(variable.dtype)
 
 
 def _handle(variable):

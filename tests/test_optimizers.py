@@ -51,14 +51,17 @@ def test_fused_adam_takes_keras_adams_steps(kwargs, jit_compile):
 
 
 def test_fused_adam_is_one_op_per_variable():
-    variable = keras.Variable(np.ones((3, 4), "float32"))
+    variables = [keras.Variable(np.ones(shape, "float32"))
+                 for shape in ((3, 4), (4,), (2, 3, 5))]
     optimizer = prt.optimizers.Adam(1e-2)
-    optimizer.build([variable])
-    apply = tf.function(lambda g: optimizer.apply(g, [variable]))
-    graph = apply.get_concrete_function([tf.TensorSpec((3, 4))]).graph
+    optimizer.build(variables)
+    apply = tf.function(lambda g: optimizer.apply(g, variables))
+    specs = [tf.TensorSpec(v.shape) for v in variables]
+    graph = apply.get_concrete_function(specs).graph
     ops = [op.type for op in graph.get_operations()]
-    assert ops.count("ResourceApplyAdam") == 1
+    assert ops.count("ResourceApplyAdam") == 3
     assert "AssignSubVariableOp" not in ops  # Keras' unfused update
+    assert ops.count("Pow") == 2  # β1^t and β2^t, once for all variables
 
 
 def test_amsgrad_keeps_keras_update():

@@ -204,11 +204,17 @@ def test_auto_policy_follows_the_gpus():
     assert resolve_policy("mixed_bfloat16") == "mixed_bfloat16"
 
 
+@pytest.mark.parametrize(
+    "optimizer, learning_rate", [("sgd", 0.5), ("adam", 1e-2)]
+)
 @pytest.mark.parametrize("clipnorm", [None, 1e-3])
-def test_mirrored_strategy_matches_default(tmp_path, clipnorm):
+def test_mirrored_strategy_matches_default(
+    tmp_path, clipnorm, optimizer, learning_rate
+):
     # Same global batches: the same first loss and the same weights after
     # two steps, also when global clipping is on (it must see the global
-    # gradient, not each replica's half).
+    # gradient, not each replica's half), and with the fused Adam, whose
+    # scalars are formed once for all variables and replicas.
     models, losses = {}, {}
     for strategy in ("default", "mirrored"):
         config = _config(
@@ -220,8 +226,8 @@ def test_mirrored_strategy_matches_default(tmp_path, clipnorm):
                 "cpu_replicas": 2,
                 "steps_per_epoch": 2,
                 "batch_size": 8,
-                "optimizer": "sgd",
-                "learning_rate": 0.5,
+                "optimizer": optimizer,
+                "learning_rate": learning_rate,
                 "global_clipnorm": clipnorm,
             },
         )
