@@ -22,7 +22,10 @@ def nll_per_subpixel(images, logits, num_levels=None):
     """
     if num_levels is not None:
         return logistic_mixture.nll(images, logits, num_levels)
-    labels = ops.cast(images, "int32")
+    # The levels through float32, as Keras' loss takes them: the default
+    # metrics' cross-entropy is then the loss's node, which Grappler merges
+    # into one (exact: levels are small integers).
+    labels = ops.cast(images, "float32")
     return keras.losses.sparse_categorical_crossentropy(
         labels, ops.cast(logits, "float32"), from_logits=True
     )

@@ -1,4 +1,5 @@
-"""benchmarks/step_profile.py reads the ops of a traced training step."""
+"""benchmarks/step_profile.py reads the ops of a traced training step, and
+what it reads of ours."""
 
 import importlib.util
 import pathlib
@@ -46,6 +47,33 @@ def test_op_seconds_finds_the_scans_convolutions_inside_their_loops(
     assert any(not in_loop for _, in_loop in totals)  # the rest of the step
     assert all(seconds > 0 for seconds, _ in totals.values())
     assert wall > 0 and user >= 0 and system >= 0 and faults >= 0
+
+
+def test_the_default_metrics_reuse_the_losss_cross_entropy(tmp_path):
+    # The loss and the two default metrics all need the 256-way
+    # cross-entropy of the same logits: Grappler merges them into one op
+    # only if they take the levels along the same path.
+    model = prt.build_model(
+        dict(image_shape=(4, 4, 3), num_levels=256, hidden_dim=6,
+             num_layers=1, output_dim=6, architecture="pixel_cnn")
+    )
+    model.compile()
+    levels = np.random.default_rng(0).integers(0, 256, (2, 4, 4, 3))
+    model.train_on_batch(levels)
+    tf.profiler.experimental.start(str(tmp_path))
+    logs = model.train_on_batch(levels, return_dict=True)
+    tf.profiler.experimental.stop()
+    totals = step_profile.op_seconds(step_profile.read_space(str(tmp_path)))
+    calls = totals["SparseSoftmaxCrossEntropyWithLogits", False][1]
+    assert calls == 1
+    # ... and the metrics still report the loss's NLL.
+    sub_pixels = 4 * 4 * 3
+    np.testing.assert_allclose(
+        logs["nll_nats"], logs["loss"] * sub_pixels, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        logs["bits_per_dim"], logs["loss"] / np.log(2.0), rtol=1e-5
+    )
 
 
 def _memory_space(events):
