@@ -47,10 +47,9 @@ class Adam(_GlobalClipping, keras.optimizers.Adam):
     one op per variable where Keras builds about fifteen, which the first
     training step traces and optimizes and every step dispatches; the
     kernel's scalars (β^t, the learning rate, ε) are formed once per step
-    for all variables. It forms
-    1 - β in float32 (1 - 0.999 then comes out 1.3e-5 of itself low), so
-    its steps match Keras' to about 1e-5, not bit for bit. AMSGrad keeps
-    Keras' update.
+    for all variables. It forms 1 - β in float32 (1 - 0.999 then comes out
+    1.3e-5 of itself low), so its steps match Keras' to about 1e-5, not bit
+    for bit. AMSGrad keeps Keras' update.
     """
 
     _step_scalars = None  # {dtype: the update's scalars} during `apply`

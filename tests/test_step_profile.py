@@ -49,7 +49,7 @@ def test_op_seconds_finds_the_scans_convolutions_inside_their_loops(
     assert wall > 0 and user >= 0 and system >= 0 and faults >= 0
 
 
-def test_the_default_metrics_reuse_the_losss_cross_entropy(tmp_path):
+def test_the_default_metrics_reuse_the_loss_cross_entropy(tmp_path):
     # The loss and the two default metrics all need the 256-way
     # cross-entropy of the same logits: Grappler merges them into one op
     # only if they take the levels along the same path.
