@@ -266,6 +266,7 @@ OPTIMIZERS = ("rmsprop", "adam", "sgd")
 LR_SCHEDULES = ("constant", "exponential", "cosine")
 DTYPE_POLICIES = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+XLA_LESS_STRATEGIES = ("mirrored", "multi_worker")
 
 
 @strict
@@ -291,7 +292,11 @@ class TrainConfig(_ConfigMixin):
     dtype_policy: str = "auto"  # auto: mixed_float16 on GPU, else float32
     strategy: str = "default"  # or "mirrored", "multi_worker", "tpu"
     cpu_replicas: int = 0  # mirrored without GPUs: N logical CPU devices
-    jit_compile: bool | str = "auto"  # Keras default: XLA on GPU
+    # Keras' "auto": XLA on a GPU, without a tf.distribute strategy. true
+    # needs strategy "default" or "tpu": XLA cannot compile a step whose
+    # variables live on several devices (mirrored), and the multi-worker
+    # loop runs without it.
+    jit_compile: bool | str = "auto"
     seed: int = 0
     sample_every_epochs: int = 0  # sample grid to TensorBoard; 0: never
     verbose: int = 1  # Keras progress bar: 0 silent, 1 bar, 2 one line
@@ -322,6 +327,13 @@ class TrainConfig(_ConfigMixin):
             raise ValueError(
                 "`jit_compile` must be true, false or 'auto'. "
                 f"Received: jit_compile={self.jit_compile!r}"
+            )
+        if self.jit_compile is True and self.strategy in XLA_LESS_STRATEGIES:
+            raise ValueError(
+                "`jit_compile=true` needs strategy 'default' or 'tpu': XLA "
+                "cannot compile a step whose variables live on several "
+                "devices; use jit_compile='auto' or false. Received: "
+                f"jit_compile=True, strategy={self.strategy!r}"
             )
 
 

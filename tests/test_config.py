@@ -82,3 +82,16 @@ def test_build_model_rejects_bad_config_types():
 def test_warmup_is_for_the_cosine_schedule(fields, match):
     with pytest.raises(ValueError, match=match):
         prt.config.TrainConfig(**fields)
+
+
+@pytest.mark.parametrize("strategy", ["mirrored", "multi_worker"])
+def test_jit_compile_true_needs_one_device_per_step(strategy):
+    with pytest.raises(
+        ValueError,
+        match=f"Received: jit_compile=True, strategy='{strategy}'",
+    ):
+        prt.config.TrainConfig(jit_compile=True, strategy=strategy)
+    for jit_compile in ("auto", False):  # Keras decides, or no XLA
+        prt.config.TrainConfig(jit_compile=jit_compile, strategy=strategy)
+    for strategy in ("default", "tpu"):
+        prt.config.TrainConfig(jit_compile=True, strategy=strategy)

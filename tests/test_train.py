@@ -131,6 +131,20 @@ def test_cli_rejects_bad_config_before_training(tmp_path, override, match):
     assert not (tmp_path / "config.json").exists()  # nothing ran
 
 
+def test_cli_rejects_xla_with_a_mirrored_strategy(tmp_path):
+    # The binarized MNIST LSTM configs turn XLA on, which a mirrored step
+    # cannot use: a one-line error naming the way out, before any work.
+    result = _run_cli(
+        "--config", "binarized_mnist_row_lstm", "--workdir", str(tmp_path),
+        "--set", 'train.strategy="mirrored"',
+    )
+    assert result.returncode == 2
+    _assert_one_line_error(
+        result.stderr, "Received: jit_compile=True, strategy='mirrored'"
+    )
+    assert not (tmp_path / "config.json").exists()
+
+
 @pytest.mark.parametrize(
     "data, model, match",
     [
@@ -195,6 +209,17 @@ def test_mixed_precision_step(tmp_path, policy):
     is_scaled = isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     assert is_scaled == (policy == "mixed_float16")
     assert keras.config.dtype_policy().name == "float32"  # restored
+
+
+def test_jit_compile_reaches_the_training_step(tmp_path):
+    config = _config(
+        model={"architecture": "row_lstm", "image_shape": (8, 8, 1),
+               "num_levels": 17},
+        train_={"jit_compile": True, "steps_per_epoch": 1},
+    )
+    history = train.run(config, tmp_path)
+    assert history.model.jit_compile is True
+    assert np.isfinite(history.history["loss"]).all()
 
 
 def test_auto_policy_follows_the_gpus():
