@@ -93,5 +93,5 @@ def test_jit_compile_true_needs_one_device_per_step(strategy):
         prt.config.TrainConfig(jit_compile=True, strategy=strategy)
     for jit_compile in ("auto", False):  # Keras decides, or no XLA
         prt.config.TrainConfig(jit_compile=jit_compile, strategy=strategy)
-    for strategy in ("default", "tpu"):
-        prt.config.TrainConfig(jit_compile=True, strategy=strategy)
+    for one_device in ("default", "tpu"):
+        prt.config.TrainConfig(jit_compile=True, strategy=one_device)
