@@ -3,7 +3,7 @@
 Autodiff through a `tf.while_loop` keeps every intermediate of the body in
 per-step accumulators and computes the state-to-state kernel's gradient one
 line at a time: T small matmuls inside the loop. Here the forward loop keeps
-only the gate activations and the states, the backward loop (BPTT, paper
+only the gate activations and the cells, the backward loop (BPTT, paper
 eq. 3) returns the pre-activation gradients, and the kernel's gradient is one
 large matmul per tap over all lines, after the loop. Both loops have a static
 trip count, so the step also compiles under XLA.
@@ -132,27 +132,28 @@ def _traced_scan(z, h0, c0, kernel, bias, padding):
 
     @tf.custom_gradient
     def scan(z, h0, c0, kernel, bias):
-        # States at T + 1 slots, the initial ones first: the backward pass
-        # reads c_{t-1}, c_t and h_{t-1} in place, since any copy it made of
-        # them would be made as soon as the forward pass ends and be held,
-        # for every layer, until its turn comes.
+        # Cells at T + 1 slots, the initial one first: the backward pass
+        # reads c_{t-1} and c_t in place, since any copy it made of them
+        # would be made as soon as the forward pass ends and be held, for
+        # every layer, until its turn comes. It keeps no hidden states: it
+        # recomputes h_t = o_t tanh(c_t) (the output is then free to go).
         def forward(t, h, c, hs, cs, gates):
             s = gate_activations(z[t] + conv_lines(h, kernel, padding) + bias)
             h, c = lstm_from_gates(s, c)
-            hs, cs = hs.write(t + 1, h), cs.write(t + 1, c)
+            hs, cs = hs.write(t, h), cs.write(t + 1, c)
             return t + 1, h, c, hs, cs, gates.write(t, s)
 
         hs, cs, gates = (
             tf.TensorArray(z.dtype, size=size, element_shape=shape)
             for size, shape in (
-                (steps + 1, h0.shape), (steps + 1, h0.shape),
+                (steps, h0.shape), (steps + 1, h0.shape),
                 (steps, z.shape[1:]),
             )
         )
         _, _, _, hs, cs, gates = tf.while_loop(
             lambda t, *_: t < steps,
             forward,
-            (tf.constant(0), h0, c0, hs.write(0, h0), cs.write(0, c0), gates),
+            (tf.constant(0), h0, c0, hs, cs.write(0, c0), gates),
             maximum_iterations=steps,
         )
         hs, cs, gates = hs.stack(), cs.stack(), gates.stack()
@@ -160,10 +161,11 @@ def _traced_scan(z, h0, c0, kernel, bias, padding):
         def backward(dhs):
             transposed, swapped = adjoint(kernel, padding)
 
-            def step(t, dh, dc, dzs):  # line t, from the last to the first
+            def step(t, dh, dc, dzs, hidden):  # line t, from the last to the first
                 dh = dh + dhs[t]
                 i, f, o, g = tf.split(gates[t], 4, axis=-1)
                 tanh_c = tf.tanh(cs[t + 1])
+                hidden = hidden.write(t + 1, o * tanh_c)  # h_t, line t + 1's input
                 dc = dc + dh * o * (1 - tanh_c * tanh_c)
                 dz = tf.concat(
                     [
@@ -175,29 +177,32 @@ def _traced_scan(z, h0, c0, kernel, bias, padding):
                     axis=-1,
                 )
                 dh = conv_lines(dz, transposed, swapped)
-                return t - 1, dh, dc * f, dzs.write(t, dz)
+                return t - 1, dh, dc * f, dzs.write(t, dz), hidden
 
             dzs = tf.TensorArray(z.dtype, size=steps, element_shape=z.shape[1:])
-            _, dh0, dc0, dzs = tf.while_loop(
+            hidden = tf.TensorArray(
+                z.dtype, size=steps + 1, element_shape=h0.shape
+            )
+            _, dh0, dc0, dzs, hidden = tf.while_loop(
                 lambda t, *_: t >= 0,
                 step,
                 (tf.constant(steps - 1), tf.zeros_like(h0), tf.zeros_like(c0),
-                 dzs),
+                 dzs, hidden.write(0, h0)),
                 maximum_iterations=steps,
                 # One line at a time: with more, the loops of every layer
                 # start on their first lines' gate algebra as soon as the
                 # forward pass ends, and hold it until their turn comes.
                 parallel_iterations=1,
             )
-            dz = dzs.stack()
+            dz, hidden = dzs.stack(), hidden.stack()
             dkernel = kernel_gradient(
-                tf.reshape(hs[:-1], (-1, *h0.shape[1:])),
+                tf.reshape(hidden[:-1], (-1, *h0.shape[1:])),
                 tf.reshape(dz, (-1, *dz.shape[2:])),
                 padding,
             )
             dbias = tf.reduce_sum(dz, axis=(0, 1, 2))
             return dz, dh0, dc0, dkernel, dbias
 
-        return hs[1:], backward
+        return hs, backward
 
     return scan(z, h0, c0, kernel, bias)
