@@ -11,10 +11,10 @@
   median of `--steps` steady steps after one warm-up (fewer where they
   would take over `--row-budget` seconds); as images/s, and as
   model FLOP/s (the analytic FLOPs of a training step over its time)
-  against the ceiling of the rows' compute dtype, and against a ceiling
-  measured again right after the row's steps (best of 3 rounds): the
-  machine's peak drifts within a run, and the row's own ceiling is the
-  one that held while it ran. A row whose compile or step fails shows
+  against the ceiling of the rows' compute dtype, and against the row's
+  own ceiling, measured again right before and right after its steps
+  (the best of 3 rounds each side): the machine's peak drifts within a
+  run, and this is the one that held while the row ran. A row whose compile or step fails shows
   the error's class (its message follows the table).
 - The analytic count, `forward_flops`, against TensorFlow's graph
   profiler on tiny models (`--no-check-flops` skips it).
@@ -256,9 +256,16 @@ def step_seconds(model, batch, steps, budget=None):
     return first, statistics.median(times), steps
 
 
-def train_rows(presets, policies, jits, batch_size, steps, budget=None):
+def train_rows(
+    presets, policies, jits, batch_size, steps, budget=None, matmul_size=2048
+):
     """Yield (preset, policy, jit, result): the timings and the FLOPs of a
-    step, or the exception of a row that failed."""
+    step and the row's ceiling, or the exception of a row that failed.
+
+    The row's ceiling is the best matmul rate of the compute dtype in 3
+    rounds right before the row's steps and 3 right after them: what the
+    machine could do while the row ran.
+    """
     rng = np.random.default_rng(0)
     for name in presets:
         config = prt.ModelConfig.preset(name)
@@ -273,15 +280,20 @@ def train_rows(presets, policies, jits, batch_size, steps, budget=None):
                     model = prt.build_model(name)
                     flops = training_flops(model, batch_size)
                     model.compile(jit_compile=jit)
+                    ceiling = lambda: matmul_flops_per_second(  # noqa: E731
+                        COMPUTE_DTYPES[policy], matmul_size, rounds=3
+                    )[0]
+                    before = ceiling()
                     first, seconds, timed = step_seconds(
                         model, batch, steps, budget
                     )
+                    beside = max(before, ceiling())
                 except Exception as error:  # e.g. XLA cannot compile it
                     yield name, policy, jit, error
                     continue
                 finally:
                     keras.config.set_dtype_policy("float32")
-                yield name, policy, jit, (first, seconds, timed, flops)
+                yield name, policy, jit, (first, seconds, timed, flops, beside)
 
 
 def _device():
@@ -359,7 +371,8 @@ def main():
     )
     errors = []
     for name, policy, jit, result in train_rows(
-        presets, policies, jits, args.batch_size, steps, args.row_budget
+        presets, policies, jits, args.batch_size, steps, args.row_budget,
+        args.matmul_size,
     ):
         jit = "on" if jit else "off"
         if isinstance(result, Exception):
@@ -371,12 +384,9 @@ def main():
             print(f"| {name} | {policy} | {jit} | {type(result).__name__} "
                   "| | | | | | | | |", flush=True)
             continue
-        first, seconds, timed, flops = result
+        first, seconds, timed, flops, beside = result
         rate = flops / seconds
         peak = peaks[COMPUTE_DTYPES[policy]]
-        beside, _ = matmul_flops_per_second(
-            COMPUTE_DTYPES[policy], args.matmul_size, rounds=3
-        )
         print(
             f"| {name} | {policy} | {jit} | {first:.1f} | {seconds:.3f} "
             f"| {timed} | {args.batch_size / seconds:,.1f} "
@@ -399,8 +409,8 @@ def main():
         "(masked kernels dense), 3 × the forward pass; elementwise ops "
         "not\ncounted. % of matmul peak: model GFLOP/s over the matmul "
         "ceiling of the rows' compute dtype (mixed: the head is float32);\n"
-        "row's ceiling: that matmul again right after the row's steps "
-        "(best of 3 rounds), and the model's share of it."
+        "row's ceiling: that matmul again right before and after the row's "
+        "steps (best of 3 + 3 rounds), and the model's share of it."
     )
     if args.check_flops:
         check_flops()
