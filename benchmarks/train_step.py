@@ -14,8 +14,9 @@
   against the ceiling of the rows' compute dtype, and against the row's
   own ceiling, measured again right before and right after its steps
   (the best of 3 rounds each side): the machine's peak drifts within a
-  run, and this is the one that held while the row ran. A row whose compile or step fails shows
-  the error's class (its message follows the table).
+  run, and this is the one that held while the row ran. A row whose
+  compile or step fails shows the error's class (its message follows the
+  table).
 - The analytic count, `forward_flops`, against TensorFlow's graph
   profiler on tiny models (`--no-check-flops` skips it).
 

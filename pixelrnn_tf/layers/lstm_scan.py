@@ -161,11 +161,13 @@ def _traced_scan(z, h0, c0, kernel, bias, padding):
         def backward(dhs):
             transposed, swapped = adjoint(kernel, padding)
 
-            def step(t, dh, dc, dzs, hidden):  # line t, from the last to the first
+            # Line t, from the last to the first.
+            def step(t, dh, dc, dzs, hidden):
                 dh = dh + dhs[t]
                 i, f, o, g = tf.split(gates[t], 4, axis=-1)
                 tanh_c = tf.tanh(cs[t + 1])
-                hidden = hidden.write(t + 1, o * tanh_c)  # h_t, line t + 1's input
+                # h_t, line t + 1's input, for the kernel's gradient.
+                hidden = hidden.write(t + 1, o * tanh_c)
                 dc = dc + dh * o * (1 - tanh_c * tanh_c)
                 dz = tf.concat(
                     [
