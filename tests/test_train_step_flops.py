@@ -1,4 +1,5 @@
-"""The analytic FLOP count of benchmarks/train_step.py, on tiny models."""
+"""benchmarks/train_step.py on small models: the analytic FLOP count, and a
+row's figures with the ceiling that held while it ran."""
 
 import importlib.util
 import pathlib
@@ -73,3 +74,29 @@ def test_profiler_counts_what_runs_outside_the_lstm_scans():
         outside = sum(f for _, f, calls in rows if calls == 1)
         profiled = train_step.profiler_flops(model, BATCH)
         assert profiled == outside < _forward(model)
+
+
+def test_a_row_carries_the_best_ceiling_measured_around_its_steps(
+    monkeypatch,
+):
+    rates = iter([(2e9, 1e9), (3e9, 1e9)])  # before the steps, after them
+    calls = []
+
+    def ceiling(dtype, n, rounds):
+        calls.append((dtype, n, rounds))
+        return next(rates)
+
+    monkeypatch.setattr(train_step, "matmul_flops_per_second", ceiling)
+    (row,) = train_step.train_rows(
+        ["binarized_mnist_pixel_cnn"], ["float32"], [False], 2, 1,
+        matmul_size=64,
+    )
+    *row_name, result = row
+    assert row_name == ["binarized_mnist_pixel_cnn", "float32", False]
+    first, seconds, timed, flops, beside = result
+    assert first > 0 and seconds > 0 and timed == 1
+    assert flops == train_step.training_flops(
+        prt.build_model("binarized_mnist_pixel_cnn"), 2
+    )
+    assert beside == 3e9  # the better side
+    assert calls == [("float32", 64, 3)] * 2
