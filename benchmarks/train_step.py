@@ -281,14 +281,17 @@ def train_rows(
                     model = prt.build_model(name)
                     flops = training_flops(model, batch_size)
                     model.compile(jit_compile=jit)
-                    ceiling = lambda: matmul_flops_per_second(  # noqa: E731
-                        COMPUTE_DTYPES[policy], matmul_size, rounds=3
-                    )[0]
-                    before = ceiling()
+                    dtype = COMPUTE_DTYPES[policy]
+                    before, _ = matmul_flops_per_second(
+                        dtype, matmul_size, rounds=3
+                    )
                     first, seconds, timed = step_seconds(
                         model, batch, steps, budget
                     )
-                    beside = max(before, ceiling())
+                    after, _ = matmul_flops_per_second(
+                        dtype, matmul_size, rounds=3
+                    )
+                    beside = max(before, after)
                 except Exception as error:  # e.g. XLA cannot compile it
                     yield name, policy, jit, error
                     continue
