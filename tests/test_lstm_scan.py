@@ -119,10 +119,45 @@ def test_layers_of_one_shape_share_one_trace():
             loss = tf.reduce_sum(y**2)
         return tape.gradient(loss, variables)
 
-    before = lstm_scan._traced_scan.experimental_get_tracing_count()
+    loops = (lstm_scan._forward, lstm_scan._backward)
+    before = [loop.experimental_get_tracing_count() for loop in loops]
     grads = step(x)
-    assert lstm_scan._traced_scan.experimental_get_tracing_count() == before + 1
+    after = [loop.experimental_get_tracing_count() for loop in loops]
+    assert after == [count + 1 for count in before]
     assert all(g is not None and np.all(np.isfinite(g)) for g in grads)
+
+
+def test_the_loops_are_calls_that_hand_on_only_what_backward_reads():
+    # Not inlined, so Grappler optimizes each loop's body once; and the
+    # custom gradient wraps the calls, so TensorFlow builds no gradient of
+    # a call, which would have it return every tensor that gradient touches
+    # (the pre-activations `z` among them) and hold them for the backward
+    # pass.
+    layer = layers.DiagonalLSTM(4, color_channels=1)
+    x = np.random.default_rng(4).normal(size=(2, 3, 5, 4)).astype("float32")
+    layer.build(x.shape)
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x) ** 2)
+        return tape.gradient(loss, layer.trainable_variables)
+
+    graph = step.get_concrete_function(x).graph.as_graph_def()
+    library = {f.signature.name: f for f in graph.library.function}
+    loops = {
+        name: f for name, f in library.items()
+        if name.startswith(("__inference__forward_", "__inference__backward_"))
+    }
+    assert len(loops) == 2
+    assert all(f.attr["_noinline"].b for f in loops.values())
+    (forward,) = (f for name, f in loops.items() if "_forward_" in name)
+    assert len(forward.signature.output_arg) == 3  # hs, gates, cells
+    assert not [name for name in library if name.startswith("__forward_")]
+    calls = [
+        node for node in graph.node if node.op.endswith("PartitionedCall")
+    ]
+    assert {node.attr["f"].func.name for node in calls} == set(loops)
 
 
 def test_needs_a_static_number_of_lines():

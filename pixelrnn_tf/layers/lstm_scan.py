@@ -111,100 +111,117 @@ def lstm_scan(z, h0, c0, kernel, bias, padding):
         (T, B, P, h): the hidden state of every line. Its gradient with
         respect to all five tensors is exact (`tf.custom_gradient`).
     """
-    steps = z.shape[0]
-    if steps is None:
+    if z.shape[0] is None:
         raise ValueError(
             f"The number of lines must be static. Received: z.shape={z.shape}"
         )
-    hs = _traced_scan(z, h0, c0, kernel, bias, tuple(padding))
+    padding = tuple(padding)
+
+    @tf.custom_gradient
+    def scan(z, h0, c0, kernel, bias):
+        hs, gates, cells = _forward(z, h0, c0, kernel, bias, padding)
+
+        def backward(dhs):
+            return _backward(dhs, gates, cells, h0, kernel, padding)
+
+        return hs, backward
+
+    hs = scan(z, h0, c0, kernel, bias)
     # A trace may serve a less specific shape (a symbolic batch): keep the
     # caller's static shape.
     hs.set_shape(z.shape[:-1] + h0.shape[-1:])
     return hs
 
 
-# One trace serves every layer of a model that shares the shapes: the
-# weights are arguments, not captures. That saves most of a deep stack's
-# tracing time, forward and backward (the gradient is built once per trace).
-@functools.partial(tf.function, autograph=False)
-def _traced_scan(z, h0, c0, kernel, bias, padding):
+# The two loops are functions of their own, called, not inlined: one trace
+# serves every layer of a model that shares the shapes (the weights are
+# arguments, not captures), and Grappler optimizes each body once instead
+# of once per layer, which halves its time on a deep stack. The custom
+# gradient sits outside them, so a call hands on only what the backward
+# loop reads.
+_called = functools.partial(
+    tf.function,
+    autograph=False,
+    experimental_attributes={"_noinline": True},
+)
+
+
+@_called
+def _forward(z, h0, c0, kernel, bias, padding):
+    """(hs, gates, cells) of the forward loop: the hidden states (T, B, P,
+    h), the gate activations (T, B, P, 4h) and the cells at T + 1 slots,
+    the initial one first."""
     steps = z.shape[0]
 
-    @tf.custom_gradient
-    def scan(z, h0, c0, kernel, bias):
-        # Cells at T + 1 slots, the initial one first: the backward pass
-        # reads c_{t-1} and c_t in place, since any copy it made of them
-        # would be made as soon as the forward pass ends and be held, for
-        # every layer, until its turn comes. It keeps no hidden states: it
-        # recomputes h_t = o_t tanh(c_t) (the output is then free to go).
-        def forward(t, h, c, hs, cs, gates):
-            s = gate_activations(z[t] + conv_lines(h, kernel, padding) + bias)
-            h, c = lstm_from_gates(s, c)
-            hs, cs = hs.write(t, h), cs.write(t + 1, c)
-            return t + 1, h, c, hs, cs, gates.write(t, s)
+    # The backward loop reads c_{t-1} and c_t in place, since any copy it
+    # made of them would be made as soon as the forward pass ends and be
+    # held, for every layer, until its turn comes. It needs no hidden
+    # states: it recomputes h_t = o_t tanh(c_t).
+    def step(t, h, c, hs, cs, gates):
+        s = gate_activations(z[t] + conv_lines(h, kernel, padding) + bias)
+        h, c = lstm_from_gates(s, c)
+        hs, cs = hs.write(t, h), cs.write(t + 1, c)
+        return t + 1, h, c, hs, cs, gates.write(t, s)
 
-        hs, cs, gates = (
-            tf.TensorArray(z.dtype, size=size, element_shape=shape)
-            for size, shape in (
-                (steps, h0.shape), (steps + 1, h0.shape),
-                (steps, z.shape[1:]),
-            )
+    hs, cs, gates = (
+        tf.TensorArray(z.dtype, size=size, element_shape=shape)
+        for size, shape in (
+            (steps, h0.shape), (steps + 1, h0.shape), (steps, z.shape[1:]),
         )
-        _, _, _, hs, cs, gates = tf.while_loop(
-            lambda t, *_: t < steps,
-            forward,
-            (tf.constant(0), h0, c0, hs, cs.write(0, c0), gates),
-            maximum_iterations=steps,
+    )
+    _, _, _, hs, cs, gates = tf.while_loop(
+        lambda t, *_: t < steps,
+        step,
+        (tf.constant(0), h0, c0, hs, cs.write(0, c0), gates),
+        maximum_iterations=steps,
+    )
+    return hs.stack(), gates.stack(), cs.stack()
+
+
+@_called
+def _backward(dhs, gates, cells, h0, kernel, padding):
+    """BPTT through `_forward`: the gradients of its five inputs (z, h0,
+    c0, kernel, bias) from that of its hidden states, `dhs`."""
+    steps = gates.shape[0]  # `dhs` may come without a static shape
+    transposed, swapped = adjoint(kernel, padding)
+
+    # Line t, from the last to the first.
+    def step(t, dh, dc, dzs, hidden):
+        dh = dh + dhs[t]
+        i, f, o, g = tf.split(gates[t], 4, axis=-1)
+        tanh_c = tf.tanh(cells[t + 1])
+        # h_t, line t + 1's input, for the kernel's gradient.
+        hidden = hidden.write(t + 1, o * tanh_c)
+        dc = dc + dh * o * (1 - tanh_c * tanh_c)
+        dz = tf.concat(
+            [
+                dc * g * i * (1 - i),
+                dc * cells[t] * f * (1 - f),
+                dh * tanh_c * o * (1 - o),
+                dc * i * (1 - g * g),
+            ],
+            axis=-1,
         )
-        hs, cs, gates = hs.stack(), cs.stack(), gates.stack()
+        dh = conv_lines(dz, transposed, swapped)
+        return t - 1, dh, dc * f, dzs.write(t, dz), hidden
 
-        def backward(dhs):
-            transposed, swapped = adjoint(kernel, padding)
-
-            # Line t, from the last to the first.
-            def step(t, dh, dc, dzs, hidden):
-                dh = dh + dhs[t]
-                i, f, o, g = tf.split(gates[t], 4, axis=-1)
-                tanh_c = tf.tanh(cs[t + 1])
-                # h_t, line t + 1's input, for the kernel's gradient.
-                hidden = hidden.write(t + 1, o * tanh_c)
-                dc = dc + dh * o * (1 - tanh_c * tanh_c)
-                dz = tf.concat(
-                    [
-                        dc * g * i * (1 - i),
-                        dc * cs[t] * f * (1 - f),
-                        dh * tanh_c * o * (1 - o),
-                        dc * i * (1 - g * g),
-                    ],
-                    axis=-1,
-                )
-                dh = conv_lines(dz, transposed, swapped)
-                return t - 1, dh, dc * f, dzs.write(t, dz), hidden
-
-            dzs = tf.TensorArray(z.dtype, size=steps, element_shape=z.shape[1:])
-            hidden = tf.TensorArray(
-                z.dtype, size=steps + 1, element_shape=h0.shape
-            )
-            _, dh0, dc0, dzs, hidden = tf.while_loop(
-                lambda t, *_: t >= 0,
-                step,
-                (tf.constant(steps - 1), tf.zeros_like(h0), tf.zeros_like(c0),
-                 dzs, hidden.write(0, h0)),
-                maximum_iterations=steps,
-                # One line at a time: with more, the loops of every layer
-                # start on their first lines' gate algebra as soon as the
-                # forward pass ends, and hold it until their turn comes.
-                parallel_iterations=1,
-            )
-            dz, hidden = dzs.stack(), hidden.stack()
-            dkernel = kernel_gradient(
-                tf.reshape(hidden[:-1], (-1, *h0.shape[1:])),
-                tf.reshape(dz, (-1, *dz.shape[2:])),
-                padding,
-            )
-            dbias = tf.reduce_sum(dz, axis=(0, 1, 2))
-            return dz, dh0, dc0, dkernel, dbias
-
-        return hs, backward
-
-    return scan(z, h0, c0, kernel, bias)
+    dzs = tf.TensorArray(dhs.dtype, size=steps, element_shape=gates.shape[1:])
+    hidden = tf.TensorArray(dhs.dtype, size=steps + 1, element_shape=h0.shape)
+    _, dh0, dc0, dzs, hidden = tf.while_loop(
+        lambda t, *_: t >= 0,
+        step,
+        (tf.constant(steps - 1), tf.zeros_like(h0), tf.zeros_like(h0), dzs,
+         hidden.write(0, h0)),
+        maximum_iterations=steps,
+        # One line at a time: with more, the loop runs ahead on the gate
+        # algebra of lines whose gradient has not come yet, and holds it.
+        parallel_iterations=1,
+    )
+    dz, hidden = dzs.stack(), hidden.stack()
+    dkernel = kernel_gradient(
+        tf.reshape(hidden[:-1], (-1, *h0.shape[1:])),
+        tf.reshape(dz, (-1, *dz.shape[2:])),
+        padding,
+    )
+    dbias = tf.reduce_sum(dz, axis=(0, 1, 2))
+    return dz, dh0, dc0, dkernel, dbias
