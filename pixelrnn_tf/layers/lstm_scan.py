@@ -8,7 +8,7 @@ eq. 3) returns the pre-activation gradients, and the kernel's gradient is one
 large matmul per tap over all lines, after the loop. Both loops have a static
 trip count, so the step also compiles under XLA.
 
-The loop and its custom gradient are backend code, hence TensorFlow; the
+The loops and their custom gradient are backend code, hence TensorFlow; the
 LSTM update itself is `keras.ops`, shared with the step form.
 """
 
@@ -136,9 +136,9 @@ def lstm_scan(z, h0, c0, kernel, bias, padding):
 # The two loops are functions of their own, called, not inlined: one trace
 # serves every layer of a model that shares the shapes (the weights are
 # arguments, not captures), and Grappler optimizes each body once instead
-# of once per layer, which halves its time on a deep stack. The custom
-# gradient sits outside them, so a call hands on only what the backward
-# loop reads.
+# of once per layer (on the CIFAR-10 Diagonal BiLSTM's training step, in
+# a third of the time). The custom gradient sits outside them, so a call hands
+# on only what the backward loop reads.
 _called = functools.partial(
     tf.function,
     autograph=False,
