@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from pixelrnn_tf import image_ops
 from pixelrnn_tf import layers
 from pixelrnn_tf.layers import lstm_scan
 
@@ -65,6 +66,74 @@ def test_values_and_all_gradients_equal_autodiff(padding, jit_compile):
     ):
         assert grad is not None, name
         np.testing.assert_allclose(grad, want, rtol=0, atol=1e-12, err_msg=name)
+
+
+def _skewed_inputs(width, positions, batch=3, units=2, seed=5):
+    """A Diagonal LSTM's scan inputs: `z` zero outside the image, initial
+    states the same for every batch element, and the loss's weights zero
+    outside the image (the unskew's gradient)."""
+    rng = np.random.default_rng(seed)
+    image = rng.normal(size=(batch, positions, width, 4 * units))
+    z = tf.transpose(image_ops.skew(tf.constant(image)), (2, 0, 1, 3))
+    h0, c0 = (
+        tf.constant(np.repeat(rng.normal(size=(1, positions, units)), batch, 0))
+        for _ in range(2)
+    )
+    kernel = tf.constant(rng.normal(size=(2, units, 4 * units)))
+    bias = tf.constant(rng.normal(size=(4 * units,)))
+    weights = rng.normal(size=(batch, positions, width, units))
+    weights = tf.transpose(image_ops.skew(tf.constant(weights)), (2, 0, 1, 3))
+    return [z, h0, c0, kernel, bias], weights
+
+
+@pytest.mark.parametrize("width, positions", [(4, 4), (5, 3), (2, 5), (1, 3)])
+@pytest.mark.parametrize(
+    "jit_compile, batch", [(False, 3), (True, 3), (False, None)]
+)
+def test_a_skewed_image_keeps_its_lines_folded_with_equal_gradients(
+    width, positions, jit_compile, batch
+):
+    # The backward pass reads each line's gates and cells from W slots and
+    # one batch element's left of the image: the gradients of all five
+    # inputs are still those of autodiff, everywhere (left of the image
+    # too, where the states reach the image's). Also traced for any batch.
+    args, weights = _skewed_inputs(width, positions)
+    expected, expected_grads = _value_and_gradients(
+        _reference, args, weights, (1, 0)
+    )
+    def spec(tensor, batch_axis=None):
+        shape = [batch if axis == batch_axis else n
+                 for axis, n in enumerate(tensor.shape)]
+        return tf.TensorSpec(shape, tensor.dtype)
+
+    z, h0, c0, kernel, bias = args
+    signature = [spec(z, 1), spec(h0, 0), spec(c0, 0), spec(kernel),
+                 spec(bias)]
+    scan = tf.function(
+        lambda *a: lstm_scan.lstm_scan(*a, (1, 0), width=width),
+        jit_compile=jit_compile,
+        input_signature=signature,
+    )
+    hs, grads = _value_and_gradients(
+        lambda *a: scan(*a[:-1]), args, weights, (1, 0)
+    )
+    np.testing.assert_allclose(hs, expected, rtol=0, atol=1e-13)
+    for name, grad, want in zip(
+        ("z", "h0", "c0", "kernel", "bias"), grads, expected_grads
+    ):
+        np.testing.assert_allclose(grad, want, rtol=0, atol=1e-12, err_msg=name)
+    # What the gradient reads: W lines of the batch, T of one element.
+    _, *stored = lstm_scan._forward(*args, (1, 0), width)
+    steps = width + positions - 1
+    assert [tuple(t.shape[:2]) for t in stored] == [
+        (width, 3), (width, 3), (steps, 1), (steps + 1, 1),
+    ]
+
+
+def test_a_folded_scan_needs_the_lines_of_a_skewed_image():
+    args, _ = _skewed_inputs(4, 3)
+    with pytest.raises(ValueError, match="Received: z.shape=.*width=5"):
+        lstm_scan.lstm_scan(*args, (1, 0), width=5)
 
 
 @pytest.mark.parametrize("padding", PADDINGS)
@@ -152,7 +221,8 @@ def test_the_loops_are_calls_that_hand_on_only_what_backward_reads():
     assert len(loops) == 2
     assert all(f.attr["_noinline"].b for f in loops.values())
     (forward,) = (f for name, f in loops.items() if "_forward_" in name)
-    assert len(forward.signature.output_arg) == 3  # hs, gates, cells
+    # hs, then the gates and cells: W lines, and T of one batch element.
+    assert len(forward.signature.output_arg) == 5
     assert not [name for name in library if name.startswith("__forward_")]
     calls = [
         node for node in graph.node if node.op.endswith("PartitionedCall")

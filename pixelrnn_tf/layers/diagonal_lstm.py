@@ -88,7 +88,9 @@ class DiagonalLSTM(keras.layers.Layer):
             z = image_ops.flip_width(z)
         z = image_ops.skew(z)  # (B, H, W+H-1, 4h)
         z = ops.transpose(z, (2, 0, 1, 3))  # (W+H-1, B, H, 4h): columns = time
-        h = self.cell.scan(z)  # (W+H-1, B, H, h)
+        # Zero left of the image, and learned initial states broadcast
+        # over the batch: the scan may keep only the image's lines.
+        h = self.cell.scan(z, inputs.shape[2])  # (W+H-1, B, H, h)
         h = ops.transpose(h, (1, 2, 0, 3))  # (B, H, W+H-1, h)
         h = image_ops.unskew(h, width)  # (B, H, W, h)
         return image_ops.flip_width(h) if mirrored else h

@@ -6,7 +6,8 @@ line at a time: T small matmuls inside the loop. Here the forward loop keeps
 only the gate activations and the cells, the backward loop (BPTT, paper
 eq. 3) returns the pre-activation gradients, and the kernel's gradient is one
 large matmul per tap over all lines, after the loop. Both loops have a static
-trip count, so the step also compiles under XLA.
+trip count, so the step also compiles under XLA. A Diagonal LSTM's scan keeps
+the gates and cells of the image's positions only (`width`).
 
 The loops and their custom gradient are backend code, hence TensorFlow; the
 LSTM update itself is `keras.ops`, shared with the step form.
@@ -97,7 +98,7 @@ def kernel_gradient(h, dz, padding):
     return tf.stack(taps)
 
 
-def lstm_scan(z, h0, c0, kernel, bias, padding):
+def lstm_scan(z, h0, c0, kernel, bias, padding, width=None):
     """Runs the LSTM of paper eq. 3 over T lines, time-major.
 
     Args:
@@ -106,23 +107,36 @@ def lstm_scan(z, h0, c0, kernel, bias, padding):
         kernel: (k, h, 4h) state-to-state kernel; `padding` (before, after)
             places it along the line (see `conv_lines`).
         bias: (4h,) gate bias.
+        width: int or None. The image width W of a Diagonal LSTM, whose
+            line t is column t of the skewed image (T = W + P - 1, §3.2):
+            position p of line t lies in the image for t - W < p <= t. The
+            caller guarantees that left of the image (p > t) `z` is zero
+            and `h0`, `c0` are the same for every batch element, so the
+            states there are too. The backward pass then keeps the gates
+            and cells of W lines, not T + 1 (see `_forward`).
 
     Returns:
         (T, B, P, h): the hidden state of every line. Its gradient with
-        respect to all five tensors is exact (`tf.custom_gradient`).
+        respect to all five tensors is exact (`tf.custom_gradient`); with
+        `width`, for what the image's positions are given.
     """
     if z.shape[0] is None:
         raise ValueError(
             f"The number of lines must be static. Received: z.shape={z.shape}"
         )
+    if width is not None and z.shape[0] != width + z.shape[2] - 1:
+        raise ValueError(
+            "A skewed image of width W and P rows has W + P - 1 lines. "
+            f"Received: z.shape={z.shape}, width={width}"
+        )
     padding = tuple(padding)
 
     @tf.custom_gradient
     def scan(z, h0, c0, kernel, bias):
-        hs, gates, cells = _forward(z, h0, c0, kernel, bias, padding)
+        hs, *stored = _forward(z, h0, c0, kernel, bias, padding, width)
 
         def backward(dhs):
-            return _backward(dhs, gates, cells, h0, kernel, padding)
+            return _backward(dhs, stored, h0, kernel, padding, width)
 
         return hs, backward
 
@@ -146,57 +160,130 @@ _called = functools.partial(
 )
 
 
+def _folded(stored, width, positions):
+    """(gates(t), cells(k)): line t's gate activations and the cells after
+    line k - 1 (k = 0: the initial ones), from what `_forward` stored."""
+    if width is None:
+        gates, cells = stored
+        return (lambda t: gates[t]), (lambda k: cells[k])
+    gates, cells, left_gates, left_cells = stored
+    rows = tf.range(positions)[:, None]  # broadcast over (B, P, ·)
+
+    # Left of the image (rows p > t, in the first P - 1 lines only), the
+    # one stored batch element; elsewhere the slot, whose rows right of
+    # the image hold another line's values: finite, and multiplied there
+    # by a gradient of exactly zero.
+    def at(slots, left, t, line):
+        return tf.cond(
+            line < positions - 1,
+            lambda: tf.where(rows > line, left[t], slots[t % width]),
+            lambda: slots[t % width],
+        )
+
+    return (
+        lambda t: at(gates, left_gates, t, t),
+        lambda k: at(cells, left_cells, k, k - 1),
+    )
+
+
+def _fold(lines, size, width, first):
+    """The W slots of a skewed image's lines, from the TensorArray `lines`
+    of `size`, whose element n is line t = n + `first`: slot s keeps the
+    image's positions of lines s, s + W, ... (see `_forward`)."""
+    rows = tf.range(lines.element_shape[1])[:, None]
+    slots = tf.range(width)
+    folded = lines.gather(slots)
+    for start in range(width, size, width):
+        n = (start + slots)[:, None, None, None]
+        chunk = lines.gather(tf.minimum(start + slots, size - 1))
+        # Line t's own positions and those left of the image (p > t - W):
+        # what a later line of the slot takes in.
+        take = (rows > n + first - width) & (n < size)
+        folded = tf.where(take, chunk, folded)
+    return folded
+
+
 @_called
-def _forward(z, h0, c0, kernel, bias, padding):
-    """(hs, gates, cells) of the forward loop: the hidden states (T, B, P,
-    h), the gate activations (T, B, P, 4h) and the cells at T + 1 slots,
-    the initial one first."""
+def _forward(z, h0, c0, kernel, bias, padding, width=None):
+    """(hs, *stored) of the forward loop: the hidden states (T, B, P, h),
+    then what the backward loop reads (see `_folded`).
+
+    Without `width`: the gate activations (T, B, P, 4h) and the cells at
+    T + 1 slots, the initial one first. With it, the skewed image's, kept
+    only where the backward pass reads them: in W slots, where line t goes
+    to slot t mod W (its cells to (t + 1) mod W) and a row r takes lines r
+    to r + W - 1, one of each slot, so that each of the image's positions
+    keeps its own; and, left of the image, where the states are the same
+    for every batch element, one element's T (T + 1) lines. About half the
+    memory at W = P; right of the image, nothing is read.
+    """
     steps = z.shape[0]
+    folded = width is not None
 
     # The backward loop reads c_{t-1} and c_t in place, since any copy it
     # made of them would be made as soon as the forward pass ends and be
     # held, for every layer, until its turn comes. It needs no hidden
     # states: it recomputes h_t = o_t tanh(c_t).
-    def step(t, h, c, hs, cs, gates):
+    def step(t, h, c, hs, cs, gates, *left):
         s = gate_activations(z[t] + conv_lines(h, kernel, padding) + bias)
         h, c = lstm_from_gates(s, c)
-        hs, cs = hs.write(t, h), cs.write(t + 1, c)
-        return t + 1, h, c, hs, cs, gates.write(t, s)
+        hs, cs, gates = hs.write(t, h), cs.write(t + 1, c), gates.write(t, s)
+        if folded:  # one batch element's, left of the image
+            left = (left[0].write(t, s[:1]), left[1].write(t + 1, c[:1]))
+        return t + 1, h, c, hs, cs, gates, *left
 
-    hs, cs, gates = (
-        tf.TensorArray(z.dtype, size=size, element_shape=shape)
-        for size, shape in (
-            (steps, h0.shape), (steps + 1, h0.shape), (steps, z.shape[1:]),
+    def array(size, shape):
+        return tf.TensorArray(z.dtype, size=size, element_shape=shape)
+
+    left = ()
+    if folded:  # one batch element's gates and cells
+        left = (
+            array(steps, (1, *z.shape[2:])),
+            array(steps + 1, (1, *h0.shape[1:])).write(0, c0[:1]),
         )
-    )
-    _, _, _, hs, cs, gates = tf.while_loop(
+    _, _, _, hs, cs, gates, *left = tf.while_loop(
         lambda t, *_: t < steps,
         step,
-        (tf.constant(0), h0, c0, hs, cs.write(0, c0), gates),
+        (
+            tf.constant(0), h0, c0, array(steps, h0.shape),
+            array(steps + 1, h0.shape).write(0, c0),
+            array(steps, z.shape[1:]), *left,
+        ),
         maximum_iterations=steps,
     )
-    return hs.stack(), gates.stack(), cs.stack()
+    if not folded:
+        return hs.stack(), gates.stack(), cs.stack()
+    return (
+        hs.stack(),
+        _fold(gates, steps, width, 0),
+        _fold(cs, steps + 1, width, -1),
+        *(array.stack() for array in left),
+    )
 
 
 @_called
-def _backward(dhs, gates, cells, h0, kernel, padding):
+def _backward(dhs, stored, h0, kernel, padding, width=None):
     """BPTT through `_forward`: the gradients of its five inputs (z, h0,
-    c0, kernel, bias) from that of its hidden states, `dhs`."""
-    steps = gates.shape[0]  # `dhs` may come without a static shape
+    c0, kernel, bias) from that of its hidden states, `dhs`, and what it
+    stored."""
+    units, positions = h0.shape[-1], h0.shape[1]
+    # `dhs` may come without a static shape.
+    steps = stored[0].shape[0] if width is None else width + positions - 1
+    gates_at, cells_at = _folded(stored, width, positions)
     transposed, swapped = adjoint(kernel, padding)
 
     # Line t, from the last to the first.
     def step(t, dh, dc, dzs, hidden):
         dh = dh + dhs[t]
-        i, f, o, g = tf.split(gates[t], 4, axis=-1)
-        tanh_c = tf.tanh(cells[t + 1])
+        i, f, o, g = tf.split(gates_at(t), 4, axis=-1)
+        tanh_c = tf.tanh(cells_at(t + 1))
         # h_t, line t + 1's input, for the kernel's gradient.
         hidden = hidden.write(t + 1, o * tanh_c)
         dc = dc + dh * o * (1 - tanh_c * tanh_c)
         dz = tf.concat(
             [
                 dc * g * i * (1 - i),
-                dc * cells[t] * f * (1 - f),
+                dc * cells_at(t) * f * (1 - f),
                 dh * tanh_c * o * (1 - o),
                 dc * i * (1 - g * g),
             ],
@@ -205,7 +292,9 @@ def _backward(dhs, gates, cells, h0, kernel, padding):
         dh = conv_lines(dz, transposed, swapped)
         return t - 1, dh, dc * f, dzs.write(t, dz), hidden
 
-    dzs = tf.TensorArray(dhs.dtype, size=steps, element_shape=gates.shape[1:])
+    dzs = tf.TensorArray(
+        dhs.dtype, size=steps, element_shape=(*h0.shape[:2], 4 * units)
+    )
     hidden = tf.TensorArray(dhs.dtype, size=steps + 1, element_shape=h0.shape)
     _, dh0, dc0, dzs, hidden = tf.while_loop(
         lambda t, *_: t >= 0,

@@ -114,16 +114,17 @@ class SpatialLSTMCell(keras.layers.Layer):
         contribution to the gate pre-activations."""
         return conv_lines(h, self.weight(self.recurrent_kernel), self.padding)
 
-    def scan(self, z):
+    def scan(self, z, width=None):
         """All lines: (T, B, positions, 4h) input-to-state pre-activations,
-        time-major, to the (T, B, positions, h) hidden states."""
+        time-major, to the (T, B, positions, h) hidden states. `width`: the
+        image width of a skewed image's columns (see `lstm_scan`)."""
         h0, c0 = (
             ops.reshape(state, (-1, self.positions, self.units))
             for state in self.get_initial_state(z.shape[1] or ops.shape(z)[1])
         )
         kernel = self.weight(self.recurrent_kernel)
         bias = self.weight(self.bias)
-        return lstm_scan(z, h0, c0, kernel, bias, self.padding)
+        return lstm_scan(z, h0, c0, kernel, bias, self.padding, width)
 
     def weight(self, variable):
         """A weight in the compute dtype, for use outside `call`."""
