@@ -101,6 +101,7 @@ def test_a_skewed_image_keeps_its_lines_folded_with_equal_gradients(
     expected, expected_grads = _value_and_gradients(
         _reference, args, weights, (1, 0)
     )
+
     def spec(tensor, batch_axis=None):
         shape = [batch if axis == batch_axis else n
                  for axis, n in enumerate(tensor.shape)]
