@@ -198,11 +198,12 @@ def test_layers_of_one_shape_share_one_trace():
 
 
 def test_the_loops_are_calls_that_hand_on_only_what_backward_reads():
-    # Not inlined, so Grappler optimizes each loop's body once; and the
-    # custom gradient wraps the calls, so TensorFlow builds no gradient of
-    # a call, which would have it return every tensor that gradient touches
-    # (the pre-activations `z` among them) and hold them for the backward
-    # pass.
+    # Not inlined, so Grappler optimizes each loop's body once. The scan is
+    # a function around the forward loop's call op, whose gradient is the
+    # backward loop: TensorFlow differentiates the scan as a call, which
+    # returns what that gradient reads (the stored gates and cells, h0 and
+    # the kernel), not the pre-activations `z`, which it would hold for
+    # the backward pass.
     layer = layers.DiagonalLSTM(4, color_channels=1)
     x = np.random.default_rng(4).normal(size=(2, 3, 5, 4)).astype("float32")
     layer.build(x.shape)
@@ -215,20 +216,29 @@ def test_the_loops_are_calls_that_hand_on_only_what_backward_reads():
 
     graph = step.get_concrete_function(x).graph.as_graph_def()
     library = {f.signature.name: f for f in graph.library.function}
-    loops = {
-        name: f for name, f in library.items()
-        if name.startswith(("__inference__forward_", "__inference__backward_"))
-    }
+
+    def named(prefix):
+        return [f for name, f in library.items() if name.startswith(prefix)]
+
+    loops = named("__inference__forward_") + named("__inference__backward_")
     assert len(loops) == 2
-    assert all(f.attr["_noinline"].b for f in loops.values())
-    (forward,) = (f for name, f in loops.items() if "_forward_" in name)
+    assert all(f.attr["_noinline"].b for f in loops)
+    (forward,) = named("__inference__forward_")
     # hs, then the gates and cells: W lines, and T of one batch element.
     assert len(forward.signature.output_arg) == 5
-    assert not [name for name in library if name.startswith("__forward_")]
-    calls = [
-        node for node in graph.node if node.op.endswith("PartitionedCall")
+    (scan,) = named("__forward__scan_")
+    assert [arg.name for arg in scan.signature.input_arg][0] == "z"
+    returned = [scan.ret[arg.name] for arg in scan.signature.output_arg]
+    stored = [f"PartitionedCall:output:{i}" for i in (1, 2, 3, 4)]
+    assert returned[1:5] == stored
+    assert len(returned) == 7 and "z" not in returned  # + h0, kernel
+    (call,) = [node for node in scan.node_def if node.op == "PartitionedCall"]
+    assert call.attr["f"].func.name == forward.signature.name
+    (backward,) = named("__inference___backward__scan_")
+    (call,) = [
+        node for node in backward.node_def if node.op == "PartitionedCall"
     ]
-    assert {node.attr["f"].func.name for node in calls} == set(loops)
+    assert call.attr["f"].func.name.startswith("__inference__backward_")
 
 
 def test_needs_a_static_number_of_lines():
@@ -237,3 +247,35 @@ def test_needs_a_static_number_of_lines():
     scan = tf.function(lambda z: lstm_scan.lstm_scan(z, *args[1:], (1, 0)))
     with pytest.raises(ValueError, match="Received: z.shape="):
         scan.get_concrete_function(spec)
+
+
+def test_a_saved_scan_loads_with_its_gradient_or_refuses_it(tmp_path):
+    # SavedModel traces every registered gradient with no op; the scan's
+    # needs its op, and saves one that fails when run. Loaded where the
+    # scan's gradient is registered, the loaded scan gets it.
+    padding = (1, 0)
+    args, _ = _inputs(padding)
+    module = tf.Module()
+    module.scan = tf.function(
+        lambda z: lstm_scan.lstm_scan(z, *args[1:], padding),
+        input_signature=[tf.TensorSpec(args[0].shape, args[0].dtype)],
+    )
+    tf.saved_model.save(module, str(tmp_path))
+    loaded = tf.saved_model.load(str(tmp_path))
+    z = tf.constant(args[0])
+    np.testing.assert_allclose(loaded.scan(z), module.scan(z), atol=1e-12)
+
+    def gradient(scan):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            loss = tf.reduce_sum(scan(z))
+        return tape.gradient(loss, z)
+
+    np.testing.assert_allclose(
+        gradient(loaded.scan), gradient(module.scan), atol=1e-12
+    )
+    # What the SavedModel keeps: five gradients' shapes, and an error.
+    saved = tf.function(lambda: lstm_scan._unsaved_gradient(z, *args[1:]))
+    assert len(saved.get_concrete_function().outputs) == 5
+    with pytest.raises(tf.errors.InvalidArgumentError, match=".keras file"):
+        saved()

@@ -117,7 +117,7 @@ def lstm_scan(z, h0, c0, kernel, bias, padding, width=None):
 
     Returns:
         (T, B, P, h): the hidden state of every line. Its gradient with
-        respect to all five tensors is exact (`tf.custom_gradient`); with
+        respect to all five tensors is exact (`_backward`); with
         `width`, for what the image's positions are given.
     """
     if z.shape[0] is None:
@@ -129,18 +129,7 @@ def lstm_scan(z, h0, c0, kernel, bias, padding, width=None):
             "A skewed image of width W and P rows has W + P - 1 lines. "
             f"Received: z.shape={z.shape}, width={width}"
         )
-    padding = tuple(padding)
-
-    @tf.custom_gradient
-    def scan(z, h0, c0, kernel, bias):
-        hs, *stored = _forward(z, h0, c0, kernel, bias, padding, width)
-
-        def backward(dhs):
-            return _backward(dhs, stored, h0, kernel, padding, width)
-
-        return hs, backward
-
-    hs = scan(z, h0, c0, kernel, bias)
+    hs = _scan(z, h0, c0, kernel, bias, tuple(padding), width)
     # A trace may serve a less specific shape (a symbolic batch): keep the
     # caller's static shape.
     hs.set_shape(z.shape[:-1] + h0.shape[-1:])
@@ -151,8 +140,8 @@ def lstm_scan(z, h0, c0, kernel, bias, padding, width=None):
 # serves every layer of a model that shares the shapes (the weights are
 # arguments, not captures), and Grappler optimizes each body once instead
 # of once per layer (on the CIFAR-10 Diagonal BiLSTM's training step, in
-# a third of the time). The custom gradient sits outside them, so a call hands
-# on only what the backward loop reads.
+# a third of the time). The gradient sits outside them (see `_scan`), so a
+# call hands on only what the backward loop reads.
 _called = functools.partial(
     tf.function,
     autograph=False,
@@ -201,6 +190,73 @@ def _fold(lines, size, width, first):
         take = (rows > n + first - width) & (n < size)
         folded = tf.where(take, chunk, folded)
     return folded
+
+
+def _gradient_of(padding, width):
+    """The name of the registered gradient of `_scan`'s call op for
+    `padding` and `width`: `_backward` of the op's inputs and outputs."""
+    name = "PixelRNNLSTMScan_{}_{}_{}".format(*padding, width)
+    if name in _GRADIENTS:
+        return name
+
+    def gradient(op, dhs, *unused):
+        if op is None:
+            return _unsaved_gradient(dhs, *unused)
+        _, h0, _, kernel, _ = op.inputs
+        return _backward(dhs, op.outputs[1:], h0, kernel, padding, width)
+
+    tf.RegisterGradient(name)(gradient)
+    _GRADIENTS.add(name)
+    return name
+
+
+_GRADIENTS = set()
+
+
+def _unsaved_gradient(*inputs):
+    """What a SavedModel keeps of a scan's gradient: an error if run.
+
+    Saving traces every registered gradient with its op's inputs in place
+    of the output gradients and no op; this one needs its op (the gates
+    and cells it stored). Serving needs no gradient; to train, load the
+    `.keras` file.
+    """
+    failed = tf.debugging.Assert(
+        False,
+        ["The gradient of a saved LSTM scan was not kept with it: "
+         "differentiate the model from its .keras file instead."],
+    )
+    with tf.control_dependencies([failed]):
+        return [tf.zeros_like(x) for x in inputs]
+
+
+@_called
+def _scan(z, h0, c0, kernel, bias, padding, width):
+    """The forward loop's hidden states, its gradient `_backward`'s.
+
+    The loop runs as a call op built here, whose gradient is registered
+    (`_gradient_of`), rather than under `tf.custom_gradient`: TensorFlow
+    differentiates a call to a function by having the call return what
+    its gradient reads, and `tf.custom_gradient` would make that the
+    inputs `z`, h0, c0, kernel and bias too (zero gradients for their
+    identities, filled from the tensors). So a function around a scan,
+    and this one, hands on only the stored gates and cells. A call op of
+    `tf.function`'s own carries its own gradient, hence a raw one.
+    """
+    forward = _forward.get_concrete_function(
+        z, h0, c0, kernel, bias, padding, width
+    )
+    graph = tf.compat.v1.get_default_graph()
+    forward.add_to_graph(graph)
+    gradient = _gradient_of(padding, width)
+    with graph.gradient_override_map({"PartitionedCall": gradient}):
+        outputs = tf.raw_ops.PartitionedCall(
+            args=[z, h0, c0, kernel, bias],
+            Tout=[output.dtype for output in forward.outputs],
+            f=forward,
+        )
+    outputs[0].set_shape(forward.outputs[0].shape)
+    return outputs[0]
 
 
 @_called
