@@ -51,6 +51,7 @@ from pixelrnn_tf.layers import MaskedConv2D  # noqa: E402
 from pixelrnn_tf.layers import PerChannelSoftmaxHead  # noqa: E402
 from pixelrnn_tf.layers import PixelCNNResidualBlock  # noqa: E402
 from pixelrnn_tf.layers import PixelRNNResidualBlock  # noqa: E402
+from pixelrnn_tf.layers import shared_trace  # noqa: E402
 
 MNIST = tuple(f"binarized_mnist_{a}" for a in prt.ARCHITECTURES)
 PRESETS = tuple(f"cifar10_{a}" for a in prt.ARCHITECTURES) + MNIST
@@ -155,11 +156,13 @@ def profiler_flops(model, batch_size, op_types=("Conv2D", "MatMul")):
 
     It counts each node of the traced graph once, and does not look into
     functions: the LSTMs' scans (a `tf.function` around a
-    `tf.while_loop`) are not counted.
+    `tf.while_loop`) are not counted; the residual blocks, which share a
+    function, are traced each on its own here.
     """
     spec = tf.TensorSpec((batch_size, *model.image_shape), tf.int32)
     forward = tf.function(lambda x: model(x), autograph=False)
-    graph = forward.get_concrete_function(spec).graph
+    with shared_trace.unshared():
+        graph = forward.get_concrete_function(spec).graph
     builder = tf.compat.v1.profiler.ProfileOptionBuilder
     options = builder(builder.float_operation()).with_empty_output()
     if op_types:

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from pixelrnn_tf.layers import shared_trace
 from pixelrnn_tf.layers import stepping
 from pixelrnn_tf.layers.step_composite import StepComposite
 from pixelrnn_tf.layers.diagonal_bilstm import DiagonalBiLSTM
@@ -91,6 +92,11 @@ class PixelRNNResidualBlock(StepComposite, keras.layers.Layer):
         self.output_conv.build(self.lstm.compute_output_shape(input_shape))
 
     def call(self, inputs, condition=None):
+        # The blocks of a model share one trace (see `shared_trace`).
+        return shared_trace.call(self, "residual", inputs, condition)
+
+    def residual(self, inputs, condition=None):
+        """The block's output: `call` without the shared trace."""
         x = self.output_conv(self.lstm(inputs, condition))  # h -> 2h (§3.3)
         return inputs + x if self.use_residual else x
 
