@@ -2,7 +2,9 @@
 
 - The ceiling: FLOP/s of an n×n `tf.matmul` (n = 2048, 2·n³ FLOPs a
   call; 3 warm-up calls, then the best of 5 rounds of 5) in float32 and
-  in bfloat16, and in float16 on a GPU.
+  in bfloat16, and in float16 on a GPU. With `--intra-op-threads N`
+  below the CPUs, one matmul cannot fill them: each round also times
+  CPUs / N matmuls side by side and keeps the better.
 - For each architecture at the CIFAR-10 and the binarized MNIST presets,
   batch 16 of random levels: `model.train_on_batch` after
   `model.compile(jit_compile=...)` (the default Adam and exact NLL), in
@@ -32,6 +34,8 @@ gates, activations, the softmax and loss, the optimizer) is not counted.
     python benchmarks/train_step.py              # every row (long)
     python benchmarks/train_step.py --quick      # MNIST presets, 2 steps
     python benchmarks/train_step.py --presets cifar10_pixel_cnn --jit on
+    python benchmarks/train_step.py --presets cifar10_diagonal_bilstm \
+        --dtypes float32 --jit off --intra-op-threads 1
 """
 
 import argparse
@@ -223,19 +227,47 @@ def matmul_flops_per_second(
 
     The best of `rounds` rounds of `calls` calls, after `warmup` calls:
     what the machine can do, not what a noisy moment gave. Returns
-    (best, worst) over the rounds.
+    (best, worst) over the rounds. With fewer intra-op threads than CPUs
+    (`--intra-op-threads`), one matmul cannot use them all: each call is
+    then `side_by_side()` independent matmuls, which the inter-op threads
+    run at once, and the better of the two ways a round.
     """
-    a, b = (tf.cast(tf.random.normal((n, n), seed=s), dtype) for s in (1, 2))
-    for _ in range(warmup):
-        _sync(tf.matmul(a, b))
+    count = side_by_side()
+    a, b, *others = (
+        tf.cast(tf.random.normal((n, n), seed=s), dtype)
+        for s in range(1, count + 2)
+    )
+    # Distinct operands, or Grappler would merge the matmuls into one.
+    ways = [(1, lambda: tf.matmul(a, b))]
+    if count > 1:
+        together = tf.function(
+            lambda *xs: [tf.matmul(x, b) for x in xs], autograph=False
+        )
+        ways.append((count, lambda: together(a, *others)[-1]))
     rates = []
-    for _ in range(rounds):
-        begin = time.perf_counter()
-        for _ in range(calls):
-            c = tf.matmul(a, b)
-        _sync(c)
-        rates.append(calls * 2 * n**3 / (time.perf_counter() - begin))
+    for matmuls, matmul in ways:
+        for _ in range(warmup):
+            _sync(matmul())
+        way = []
+        for _ in range(rounds):
+            begin = time.perf_counter()
+            for _ in range(calls):
+                c = matmul()
+            _sync(c)
+            seconds = time.perf_counter() - begin
+            way.append(matmuls * calls * 2 * n**3 / seconds)
+        rates = [max(pair) for pair in zip(rates, way)] if rates else way
     return max(rates), min(rates)
+
+
+def side_by_side():
+    """How many matmuls fill the CPUs: CPUs over intra-op threads, set
+    here or by `TF_NUM_INTRAOP_THREADS` (1 with TensorFlow's default, all
+    of them)."""
+    threads = tf.config.threading.get_intra_op_parallelism_threads() or int(
+        os.environ.get("TF_NUM_INTRAOP_THREADS") or 0
+    )
+    return max(1, (os.cpu_count() or 1) // threads) if threads > 0 else 1
 
 
 def _timed(fn):
@@ -342,11 +374,26 @@ def main():
         "--quick", action="store_true", help="MNIST presets, 2 steps"
     )
     parser.add_argument(
+        "--intra-op-threads", type=int,
+        help="TensorFlow's threads within an op (default: all CPUs); the "
+        "ceiling then also runs CPUs/threads matmuls side by side",
+    )
+    parser.add_argument(
         "--check-flops", action=argparse.BooleanOptionalAction, default=True,
         help="the analytic count against TF's profiler, tiny models",
     )
     args = parser.parse_args()
+    if args.intra_op_threads is not None:
+        if args.intra_op_threads < 1:
+            parser.error(
+                "--intra-op-threads must be at least 1. "
+                f"Received: {args.intra_op_threads}"
+            )
+        tf.config.threading.set_intra_op_parallelism_threads(
+            args.intra_op_threads
+        )
     device, gpu = _device()
+    threads = os.environ.get("TF_NUM_INTRAOP_THREADS")
     presets = args.presets or (MNIST if args.quick else PRESETS)
     steps = args.steps or (2 if args.quick else 5)
     policies = args.dtypes or (
@@ -356,7 +403,9 @@ def main():
     print(
         f"{os.cpu_count()} CPUs, TF {tf.__version__}, Keras "
         f"{keras.__version__}; device: {device}; batch {args.batch_size}, "
-        f"median of {steps} steps"
+        f"median of {steps} steps; intra-op threads: "
+        f"{args.intra_op_threads or threads or 'default'} (the ceiling: "
+        f"up to {side_by_side()} matmuls side by side)"
     )
     peaks = {}
     for policy in policies:

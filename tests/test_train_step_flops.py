@@ -100,3 +100,41 @@ def test_a_row_carries_the_best_ceiling_measured_around_its_steps(
     )
     assert beside == 3e9  # the better side
     assert calls == [("float32", 64, 3)] * 2
+
+
+def test_intra_op_threads_decide_how_many_matmuls_fill_the_cpus(monkeypatch):
+    threading = train_step.tf.config.threading
+    monkeypatch.setattr(train_step.os, "cpu_count", lambda: 4)
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    monkeypatch.setattr(
+        threading, "get_intra_op_parallelism_threads", lambda: 0
+    )
+    assert train_step.side_by_side() == 1  # TensorFlow's default: all
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "2")
+    assert train_step.side_by_side() == 2
+    monkeypatch.setattr(
+        threading, "get_intra_op_parallelism_threads", lambda: 1
+    )
+    assert train_step.side_by_side() == 4  # set in the process: it wins
+
+
+def test_a_ceiling_with_fewer_threads_also_runs_matmuls_side_by_side(
+    monkeypatch,
+):
+    # With one intra-op thread of two CPUs, a round also times a function
+    # of two matmuls on distinct operands, counted as two.
+    eager = []
+    matmul = train_step.tf.matmul
+
+    def counted(a, b):
+        eager.append(train_step.tf.executing_eagerly())
+        return matmul(a, b)
+
+    monkeypatch.setattr(train_step.tf, "matmul", counted)
+    monkeypatch.setattr(train_step, "side_by_side", lambda: 2)
+    best, worst = train_step.matmul_flops_per_second(
+        "float32", 32, calls=1, rounds=2, warmup=1
+    )
+    assert best >= worst > 0
+    # Eagerly: 1 warm-up and 2 rounds; traced once: two matmuls.
+    assert eager.count(True) == 3 and eager.count(False) == 2
