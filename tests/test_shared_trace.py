@@ -96,3 +96,37 @@ def test_unshared_traces_each_block_on_its_own():
     assert not [name for name in _calls(graph) if "_traced_" in name]
     shared = tf.function(model).get_concrete_function(spec).graph
     assert len([name for name in _calls(shared) if "_traced_" in name]) == 3
+
+
+def _parameters(hlo):
+    """The number of parameters of an HLO module's entry computation."""
+    entry = hlo[hlo.index("\nENTRY") :]
+    return entry[: entry.index("\n}")].count(" parameter(")
+
+
+@pytest.mark.parametrize("architecture", ["row_lstm", "diagonal_bilstm"])
+def test_under_xla_each_block_is_traced_on_its_own(architecture):
+    # Shared, XLA took every input of the blocks' call as a compile-time
+    # constant, the images and the weights, and compiled again each step.
+    model = _model(architecture)
+    rng = np.random.default_rng(0)
+    inputs = tf.constant(rng.integers(0, 4, (2, 4, 4, 3)), tf.int32)
+
+    def loss_and_gradients(inputs):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(inputs) ** 2)
+        return loss, tape.gradient(loss, model.trainable_variables)
+
+    compiled = tf.function(
+        loss_and_gradients, autograph=False, jit_compile=True
+    )
+    loss, gradients = compiled(inputs)
+    eager_loss, eager_gradients = loss_and_gradients(inputs)
+    np.testing.assert_allclose(loss, eager_loss, rtol=1e-5)
+    for gradient, eager in zip(gradients, eager_gradients):
+        np.testing.assert_allclose(gradient, eager, rtol=1e-4, atol=1e-5)
+
+    graph = compiled.get_concrete_function(inputs).graph
+    assert not [name for name in _calls(graph) if "_traced_" in name]
+    hlo = compiled.experimental_get_compiler_ir(inputs)(stage="hlo")
+    assert _parameters(hlo) == 1 + len(model.trainable_variables)
