@@ -32,6 +32,18 @@ def _calls(graph):
     ]
 
 
+def _loss_and_gradients(model):
+    """A function of the inputs: a loss of the model's outputs and its
+    gradients with respect to the trainable weights."""
+
+    def loss_and_gradients(inputs):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(inputs) ** 2)
+        return loss, tape.gradient(loss, model.trainable_variables)
+
+    return loss_and_gradients
+
+
 @pytest.mark.parametrize("num_classes", [None, 3])
 @pytest.mark.parametrize("architecture", ["row_lstm", "diagonal_bilstm"])
 def test_blocks_alike_share_one_trace_with_the_same_values_and_gradients(
@@ -43,11 +55,7 @@ def test_blocks_alike_share_one_trace_with_the_same_values_and_gradients(
     if num_classes:
         inputs = {"images": inputs, "labels": np.array([0, 2], "int32")}
 
-    def loss_and_gradients(inputs):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(model(inputs) ** 2)
-        return loss, tape.gradient(loss, model.trainable_variables)
-
+    loss_and_gradients = _loss_and_gradients(model)
     traced = tf.function(loss_and_gradients, autograph=False)
     loss, gradients = traced(inputs)
     # Eagerly, each block runs on its own.
@@ -112,11 +120,7 @@ def test_under_xla_each_block_is_traced_on_its_own(architecture):
     rng = np.random.default_rng(0)
     inputs = tf.constant(rng.integers(0, 4, (2, 4, 4, 3)), tf.int32)
 
-    def loss_and_gradients(inputs):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(model(inputs) ** 2)
-        return loss, tape.gradient(loss, model.trainable_variables)
-
+    loss_and_gradients = _loss_and_gradients(model)
     compiled = tf.function(
         loss_and_gradients, autograph=False, jit_compile=True
     )
